@@ -1,0 +1,44 @@
+# Lantern: `make demo` and `make test` are all a newcomer needs on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STORE  ?= .lantern
+
+.PHONY: setup demo test lint bench browser clean
+
+setup: $(STAMP)
+
+# torch is pinned and installed first: a looser spec pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	HF_HUB_OFFLINE=1 $(BIN)/python -c "from ingest.embed import onnx_model_file; onnx_model_file(True)"
+	touch $(STAMP)
+
+# Debian's chromium for the browser test (never a browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium unavailable: the browser test will be skipped"
+
+demo: setup
+	$(BIN)/lantern ingest ingest/sample_corpus --store $(STORE)
+	$(BIN)/lantern ask "What happens after a reasonable grounds decision?" --store $(STORE)
+	$(BIN)/lantern ui --store $(STORE)
+
+test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+
+clean:
+	rm -rf $(VENV) $(STORE) tests/output

@@ -1,0 +1,217 @@
+"""The `Lantern` facade: the public API that the CLI, the UI and eval all use.
+
+    lantern = Lantern.open(store=".lantern")
+    answer = lantern.ask("What is a reasonable grounds decision?", filters={"publisher": "Home Office"})
+    for piece in (stream := lantern.stream("...")): print(piece, end="")
+    stream.answer.citations
+
+One instance is safe to share between threads (the UI does): the store gives each thread
+its own SQLite connection and the retriever reloads its keyword index when an ingest
+changes the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
+from .chat import Conversation
+from .cite import check_citations
+from .errors import EmptyStore, StoreError
+from .gate import MIN_SIMILARITY, Evidence, gather_evidence, should_abstain
+from .retrieve import Filters, Retriever, SearchResult
+from .settings import Settings, offline_environment
+from .types import Answer, Hit
+
+ABSTAIN_TEXT = (
+    "The documents in this store do not answer this question. "
+    "The nearest passages found are listed as sources below; they may help you look further."
+)
+NO_MATCH_TEXT = "No document in this store matches these filters."
+
+
+class Lantern:
+    """Question answering with checked citations over one store."""
+
+    def __init__(self, settings: Settings):
+        from ingest.embed import embedder_name, make_embedder
+        from ingest.store import Store
+
+        self.settings = settings
+        self.store = Store.open(settings)
+        built_with = self.store.get_meta("embedder")
+        wanted = embedder_name(settings)
+        if built_with and built_with.split("-onnx")[0] != wanted.split("-onnx")[0]:
+            raise StoreError(
+                f"store {settings.store} was built with embedder {built_with!r}; set embed_backend/embed_model "
+                f"to match (now {wanted!r})"
+            )
+        self.embedder = make_embedder(settings)
+        self.retriever = Retriever(self.store, self.embedder, settings.fusion)
+        self.llm: LLMClient | None = LLMClient(settings) if settings.use_llm else None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, store: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Lantern:
+        """Open a store. Settings come from `settings`, else defaults < config < environment;
+        `store` and keyword overrides (e.g. `top_k=8`) win."""
+        offline_environment()
+        base = settings or Settings.load()
+        return cls(base.with_overrides(store=store, **overrides))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Lantern:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- questions ------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """'llm (<model> at <url>)' or 'extractive'."""
+        return f"llm ({self.llm.where})" if self.llm else "extractive"
+
+    def retrieve(self, question: str, filters: dict[str, Any] | Filters | None = None, top_k: int | None = None) -> list[Hit]:
+        """The passages an answer would draw on, best first."""
+        return self._search(question, Filters.parse(filters), top_k or self.settings.top_k).hits
+
+    def ask(
+        self, question: str, filters: dict[str, Any] | Filters | None = None, top_k: int | None = None,
+        _asked: str | None = None,
+    ) -> Answer:
+        """Answer one question with checked citations, or abstain."""
+        stream = self.stream(question, filters=filters, top_k=top_k, _asked=_asked)
+        for _ in stream:
+            pass
+        return stream.answer
+
+    def stream(
+        self, question: str, filters: dict[str, Any] | Filters | None = None, top_k: int | None = None,
+        _asked: str | None = None,
+    ) -> Stream:
+        """Like `ask`, but iterate the returned Stream for text as it is produced; the checked
+        Answer is `stream.answer` once iteration ends."""
+        question = question.strip()
+        if not question:
+            from .errors import LanternError
+
+            raise LanternError("the question is empty")
+        return Stream(self._answer_events(question, Filters.parse(filters), top_k or self.settings.top_k, _asked))
+
+    def chat(self, filters: dict[str, Any] | Filters | None = None) -> Conversation:
+        """A multi-turn conversation: follow-ups are made standalone before retrieval."""
+        return Conversation(self, filters=Filters.parse(filters))
+
+    # --- store ----------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        from ingest.status import store_status
+
+        return store_status(self.settings)
+
+    def ingest(self, paths: list[str | Path], prune: bool = False, progress: Callable | None = None):
+        """Add files or folders to this store (same pipeline as `lantern ingest`)."""
+        from ingest.pipeline import ingest
+
+        return ingest([Path(p) for p in paths], self.settings, prune=prune, progress=progress)
+
+    def as_retriever(self, filters: dict[str, Any] | None = None, top_k: int | None = None):
+        """This retriever as a llama-index `BaseRetriever` (imports llama-index)."""
+        from .llama import LanternRetriever
+
+        return LanternRetriever(self, filters=filters, top_k=top_k)
+
+    # --- internals --------------------------------------------------------------------
+    def _search(self, question: str, filters: Filters, top_k: int) -> SearchResult:
+        if not self.store.documents():
+            raise EmptyStore(f"the store {self.settings.store} holds no documents: run `lantern ingest PATH` first")
+        return self.retriever.search(question, filters, top_k)
+
+    def _answer_events(self, question: str, filters: Filters, top_k: int, asked: str | None) -> Iterator[str | Answer]:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        result = self._search(question, filters, top_k)
+        hits = result.hits
+        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+        shown_question = asked or question
+        standalone = question if asked and asked != question else None
+
+        def finish(text: str, draft: Draft | None, abstained: bool, removed=(), mode: str | None = None) -> Answer:
+            timings["total_ms"] = (time.perf_counter() - t0) * 1000
+            timings["answer_ms"] = timings["total_ms"] - timings["retrieve_ms"]
+            return Answer(
+                question=shown_question, text=text, citations=draft.citations if draft else [],
+                abstained=abstained, retrieved=hits, timings=timings, mode=mode or self.mode.split(" ")[0],
+                standalone_question=standalone, removed_citations=list(removed),
+            )
+
+        if not hits:
+            text = NO_MATCH_TEXT if not filters.empty else ABSTAIN_TEXT
+            yield text
+            yield finish(text, None, True)
+            return
+        evidence = self._evidence(question, result)
+        if should_abstain(evidence, self.settings.abstain_threshold or MIN_SIMILARITY):
+            yield ABSTAIN_TEXT
+            yield finish(ABSTAIN_TEXT, None, True)
+            return
+        if self.llm is None:
+            draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector)
+            if draft.abstained or not draft.text:
+                yield ABSTAIN_TEXT
+                yield finish(ABSTAIN_TEXT, None, True)
+                return
+            checked = check_citations(draft.text, hits)
+            for sentence in checked.text.split("] "):
+                yield sentence + ("] " if not sentence.endswith("]") else "")
+            yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
+            return
+        history = None
+        pieces: list[str] = []
+        for delta in self.llm.stream(build_messages(question, hits, history)):
+            pieces.append(delta)
+            yield delta
+        raw = "".join(pieces).strip()
+        if NOT_FOUND in raw or not raw:
+            yield finish(ABSTAIN_TEXT, None, True)
+            return
+        judge = self.llm.supports if self.settings.llm_check_citations else None
+        checked = check_citations(raw, hits, judge=judge)
+        if not checked.citations:
+            # nothing the model said could be tied to a source: do not present it as an answer
+            yield finish(ABSTAIN_TEXT, None, True, checked.removed)
+            return
+        yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
+
+    def _evidence(self, question: str, result: SearchResult) -> Evidence:
+        if not result.english:
+            # MiniLM reads English only: similarity and capitalised words mean little here
+            return Evidence(1.0)
+        return gather_evidence(question, result.hits, result.best_similarity)
+
+
+class Stream:
+    """Text pieces as they are produced; `answer` holds the checked Answer afterwards."""
+
+    def __init__(self, events: Iterator[str | Answer]):
+        self._events = events
+        self._done: list[Callable[[Answer], None]] = []
+        self.answer: Answer | None = None
+
+    def on_done(self, callback: Callable[[Answer], None]) -> None:
+        self._done.append(callback)
+
+    def __iter__(self) -> Iterator[str]:
+        for event in self._events:
+            if isinstance(event, Answer):
+                self.answer = event
+                for callback in self._done:
+                    callback(event)
+            else:
+                yield event

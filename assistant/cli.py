@@ -1,0 +1,258 @@
+"""The `lantern` command. Every settings flag and its help text is generated from `Settings`.
+
+Exit codes: 0 everything worked, 1 some input failed or the command could not finish,
+2 a usage or settings error. Library exceptions never reach the user as tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import LanternError, SettingsError
+from .settings import Settings, offline_environment
+
+
+def _settings_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("settings (defaults < config file < LANTERN_* environment < these flags)")
+    group.add_argument("--config", metavar="FILE", help="TOML settings file (default: $LANTERN_CONFIG or ./lantern.toml)")
+    hints = get_type_hints(Settings)
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        env = f"LANTERN_{f.name.upper()}"
+        help_text = f"{f.metadata['help']} [env {env}; default {f.default!s}]"
+        kind = hints[f.name]
+        if kind is bool:
+            group.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            group.add_argument(flag, dest=f.name, default=None, metavar=f.name.split("_")[-1].upper(),
+                               choices=f.metadata.get("choices"), help=help_text)
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parent = _settings_parent()
+    parser = argparse.ArgumentParser(
+        prog="lantern",
+        description="Cited answers from anti-trafficking handbooks, guidance and reports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[parent], help="add files, folders or resource-library URLs to the store")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="PDF, Markdown, text or HTML files, folders of them, or URLs")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    p.add_argument("--json", action="store_true", help="print one JSON summary and no progress bar")
+    p.add_argument("--max-pages", type=int, default=50, help="URL ingest: most pages to fetch")
+    p.add_argument("--same-site", action=argparse.BooleanOptionalAction, default=True,
+                   help="URL ingest: follow links only on the starting site (default on)")
+    p.set_defaults(run=_cmd_ingest)
+
+    p = sub.add_parser("status", parents=[parent], help="what is in the store")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_status)
+
+    p = sub.add_parser("ask", parents=[parent], help="ask one question and print a cited answer")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="filter: source, publisher, language, doc_type, title, year, year_min, year_max (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.set_defaults(run=_cmd_ask)
+
+    p = sub.add_parser("chat", parents=[parent], help="an interactive conversation (follow-up questions welcome)")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="filter, as for ask")
+    p.add_argument("--json", action="store_true", help="print each answer as JSON")
+    p.set_defaults(run=_cmd_chat)
+
+    p = sub.add_parser("ui", parents=[parent], help="start the chat UI in a browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=7860, help="port to listen on")
+    p.set_defaults(run=_cmd_ui)
+
+    p = sub.add_parser("eval", parents=[parent], help="score Lantern against a gold question set")
+    p.add_argument("questions", type=Path, help="gold questions, JSONL")
+    p.add_argument("--out", type=Path, default=None, help="folder for report.json, report.md and charts")
+    p.add_argument("--json", action="store_true", help="print report.json to stdout")
+    p.add_argument("--config-name", "--run-config", dest="configs", action="append", default=[], metavar="NAME",
+                   help="configuration(s) to compare (repeatable); see `lantern eval --list-configs`")
+    p.add_argument("--list-configs", action="store_true", help="list the named configurations and exit")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("draft-questions", parents=[parent], help="draft gold questions from the store with an LLM")
+    p.add_argument("--n", type=int, default=10, help="how many questions")
+    p.add_argument("--out", type=Path, default=Path("drafted_questions.jsonl"), help="output JSONL")
+    p.set_defaults(run=_cmd_draft)
+
+    p = sub.add_parser("settings", parents=[parent], help="show the effective settings and where each can be set")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_settings)
+    return parser
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    flags = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    return Settings.load(config=args.config, **flags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings_from(args)
+        return int(args.run(args, settings) or 0)
+    except SettingsError as exc:
+        print(f"lantern: {exc}", file=sys.stderr)
+        return 2
+    except LanternError as exc:
+        print(f"lantern: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lantern: interrupted", file=sys.stderr)
+        return 130
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# --- commands -----------------------------------------------------------------------
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
+    paths = [Path(p) for p in args.paths if p not in urls]
+    from ingest.pipeline import IngestReport, ingest, print_progress
+
+    progress = None if args.json else print_progress()
+    report = ingest(paths, settings, prune=args.prune, progress=progress) if paths else IngestReport()
+    if urls:
+        from ingest.web import ingest_urls
+
+        web = ingest_urls(urls, settings, max_pages=args.max_pages, same_site=args.same_site, progress=progress)
+        report = web.merged_with(report) if paths else web
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        for failure in report.failed:
+            print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        print(
+            f"{report.documents} documents in {settings.store} ({report.chunks} chunks): "
+            f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.removed} removed, {len(report.failed)} failed, in {report.seconds:.1f} s"
+        )
+    return 1 if report.failed else 0
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.status import store_status
+
+    status = store_status(settings)
+    if args.json:
+        _print_json(status)
+        return 0
+    print(f"{settings.store}: {status['documents']} documents, {status['chunks']} chunks, embedder {status['embedder']}")
+    for s in status["sources"]:
+        print(f"  {s['source']}  ({s['pages']} pages, {s['chunks']} chunks, {s['ingested_at']})  {s['title']}")
+    for s in status.get("pending", []):
+        print(f"  {s}  (incomplete: the next ingest finishes it)")
+    return 0
+
+
+def parse_where(items: list[str]) -> dict[str, str]:
+    """`--where key=value` pairs as a dict; a malformed pair is a usage error."""
+    filters: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SettingsError(f"--where {item!r}: expected KEY=VALUE, e.g. --where publisher='UK Home Office'")
+        filters[key.strip()] = value.strip()
+    return filters
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .api import Lantern
+    from .render import render_answer
+
+    lantern = Lantern.open(settings=settings)
+    answer = lantern.ask(args.question, filters=parse_where(args.where))
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        print(render_answer(answer))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from .api import Lantern
+    from .render import render_answer
+
+    lantern = Lantern.open(settings=settings)
+    conversation = lantern.chat(filters=parse_where(args.where))
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question (empty line or Ctrl-D to quit; /new starts over).")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if not question:
+            if interactive:
+                break
+            continue
+        if question == "/new":
+            conversation.reset()
+            continue
+        answer = conversation.ask(question)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, default=str), flush=True)
+        else:
+            print(render_answer(answer), flush=True)
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
+    from .ui import launch
+
+    launch(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.run import main_eval
+
+    return main_eval(args, settings)
+
+
+def _cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.draft import draft_questions
+
+    path = draft_questions(settings, n=args.n, out=args.out)
+    print(f"wrote {args.n} draft questions to {path} (marked synthetic: review them before use)")
+    return 0
+
+
+def _cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    rows = [
+        {"name": name, "value": getattr(settings, name), "env": env, "default": default, "help": help_}
+        for name, env, default, help_ in Settings.help_rows()
+    ]
+    for row in rows:
+        if "key" in row["name"] and row["value"]:
+            row["value"] = "***"
+    if args.json:
+        _print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['name']:<20} {row['value']!s:<30} {row['env']}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The abstention gate: decide from retrieval evidence whether the corpus holds the answer.
+
+Two signals, calibrated on the dev set's unanswerable questions (bench/query.py prints
+the precision and recall of abstaining):
+- how similar the best retrieved passage is to the question (dense cosine), and
+- whether the question's specific terms (years, numbers, names) occur in what was
+  retrieved: a near-miss question ("... in 2016", "... in Texas") usually asks about
+  a year, place or body that the retrieved text never mentions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .cite import STOPWORDS
+from .types import Hit
+
+MIN_SIMILARITY = 0.35  # below this best-passage cosine, nothing retrieved is about the question
+_GENERIC_CAPS = {
+    "what", "which", "who", "how", "when", "where", "why", "does", "did", "is", "are", "the", "a", "an", "in",
+    "according", "under", "give", "list", "name", "and", "for", "of", "to", "on", "by", "with", "from",
+    "wat", "wie", "welke", "hoe", "sinds", "waarom", "qui", "que", "quel", "quelle", "pourquoi", "comment",
+}
+
+
+@dataclass
+class Evidence:
+    """What the gate saw: best dense similarity and the question terms missing from the hits."""
+
+    best_similarity: float
+    key_terms: list[str] = field(default_factory=list)
+    missing_terms: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"best_similarity": round(self.best_similarity, 4), "key_terms": self.key_terms,
+                "missing_terms": self.missing_terms}
+
+
+def key_terms(question: str) -> list[str]:
+    """Years, numbers and capitalised names in the question (not its first word)."""
+    terms: list[str] = []
+    for m in re.finditer(r"\b\d[\d,.]*\d\b|\b\d\b", question):
+        terms.append(m.group(0).rstrip(".,"))
+    words = re.findall(r"[A-Za-zÀ-ÿ][\w'’-]*", question)
+    for i, w in enumerate(words):
+        if i == 0 or not w[0].isupper() or w.lower() in _GENERIC_CAPS or w.lower() in STOPWORDS:
+            continue
+        if w.isupper() and len(w) <= 5:  # acronyms (ILO, UNODC, NRM) are names too
+            terms.append(w)
+        elif len(w) > 2:
+            terms.append(re.sub(r"['’]s$", "", w))
+    seen: set[str] = set()
+    return [t for t in terms if not (t.lower() in seen or seen.add(t.lower()))]
+
+
+def _present(term: str, text: str) -> bool:
+    if term[0].isdigit():
+        digits = term.replace(",", "").replace(".", "")
+        flat = re.sub(r"(?<=\d)[,.\s](?=\d{3}\b)", "", text)
+        return re.search(rf"(?<![\d]){re.escape(digits)}(?![\d])", flat) is not None
+    stem = term.lower()[: max(4, len(term) - 2)]  # "Dutch" ~ "Dutch", "Texas" ~ "Texan"
+    return stem in text.lower()
+
+
+def gather_evidence(question: str, hits: list[Hit], best_similarity: float) -> Evidence:
+    text = " ".join(f"{h.chunk.title} {h.chunk.metadata.get('publisher', '')} {h.chunk.text}" for h in hits)
+    terms = key_terms(question)
+    return Evidence(best_similarity, terms, [t for t in terms if not _present(t, text)])
+
+
+def should_abstain(evidence: Evidence, min_similarity: float = MIN_SIMILARITY) -> bool:
+    """Abstain when nothing retrieved is close, or a specific term of the question is absent."""
+    if evidence.best_similarity < min_similarity:
+        return True
+    return bool(evidence.missing_terms)

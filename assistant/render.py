@@ -1,0 +1,35 @@
+"""Plain-text rendering of an Answer for the terminal (`lantern ask`, `lantern chat`)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .types import Answer
+
+
+def _where(title: str, page: int | None, label: str | None) -> str:
+    if page is None:
+        return title
+    shown = f"p. {page}" + (f" (printed {label})" if label and label != str(page) else "")
+    return f"{title}, {shown}"
+
+
+def render_answer(answer: Answer, width: int = 100) -> str:
+    """The answer, its numbered sources with quotes, and any citations the checker removed."""
+    lines = [textwrap.fill(answer.text, width)]
+    if answer.abstained:
+        if answer.retrieved:
+            lines.append("\nNearest sources:")
+            for hit in answer.retrieved[:3]:
+                lines.append(f"  - {_where(hit.chunk.title, hit.chunk.page, hit.chunk.metadata.get('page_label'))}")
+        return "\n".join(lines)
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            lines.append(f"  [{c.n}] {_where(c.title, c.page, c.page_label)}" + (f"  {c.url}" if c.url else ""))
+            lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 6), "      "))
+    if answer.removed_citations:
+        lines.append(f"\n{len(answer.removed_citations)} citation(s) removed by the checker:")
+        for r in answer.removed_citations:
+            lines.append(f"  [{r.n}] {r.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,286 @@
+"""Hybrid retrieval: dense search in Chroma ⊕ bm25s keyword search, fused, filtered, merged.
+
+Both halves see the same filters: a filter is first resolved to the set of matching
+documents (case-insensitive on publisher/title/source, ranges on year), and the chunk
+language is checked per chunk, so dense and keyword results always agree on scope.
+Results are fused by weighted reciprocal rank (chosen over a weighted score sum on the dev
+set; see bench/query.py), with the keyword half weighted higher, and the dense half left
+out for questions not in English (MiniLM reads English only). Then duplicate and
+overlapping chunks are merged.
+
+This module avoids importing llama-index so that `lantern ask` starts fast; `as_retriever`
+in `api` wraps it as a llama-index retriever for developers who want one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ingest.clean import guess_language
+
+from .errors import FilterError
+from .types import Chunk, Hit
+
+RRF_K = 30
+KEYWORD_WEIGHT = 1.5  # BM25 alone beat dense alone on the dev set (names, numbers, acronyms)
+CANDIDATES = 60  # per half, before fusion
+
+# A small bilingual glossary: with only the English MiniLM offline, a Dutch or French
+# question reaches English text through these domain terms plus the names and numbers
+# it shares with the text (the keyword half). An LLM endpoint, when configured, translates.
+GLOSSARY = {
+    "mensenhandel": "human trafficking", "uitbuiting": "exploitation", "slachtoffers": "victims",
+    "slachtoffer": "victim", "kinderen": "children", "kind": "child", "dwangarbeid": "forced labour",
+    "arbeidsuitbuiting": "labour exploitation", "seksindustrie": "sex industry", "prostitutie": "prostitution",
+    "strafbaar": "criminal offence punishable", "wetsartikel": "article criminal code", "artikel": "article",
+    "minimumleeftijd": "minimum age", "gevaarlijk": "hazardous dangerous", "werk": "work",
+    "gezondheid": "health", "veiligheid": "safety", "zedelijkheid": "morals", "jongeren": "young persons",
+    "verdrag": "convention", "rapporteur": "rapporteur", "nederland": "netherlands", "sinds": "since",
+    "wanneer": "when", "arbeid": "labour work", "kinderarbeid": "child labour", "gedwongen": "forced",
+    "traite": "trafficking", "êtres": "beings", "humains": "human", "victimes": "victims", "enfants": "children",
+    "travail": "labour work", "forcé": "forced", "vulnérables": "vulnerable", "vulnérable": "vulnerable",
+    "porteuses": "porters", "porteurs": "porters", "marchés": "markets", "filles": "girls", "femmes": "women",
+    "considérées": "considered", "pourquoi": "why", "exploitation": "exploitation", "esclavage": "slavery",
+    "mineurs": "minors", "dangereux": "hazardous", "âge": "age", "minimum": "minimum",
+}
+
+
+@dataclass
+class Filters:
+    """Metadata filters, applied in both halves of the search.
+
+    Text fields match case-insensitively as substrings (`publisher="home office"`);
+    `year` is exact, `year_min`/`year_max` bound a range; `language` is the chunk's.
+    """
+
+    source: str | None = None
+    publisher: str | None = None
+    title: str | None = None
+    language: str | None = None
+    doc_type: str | None = None
+    year: int | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+
+    @classmethod
+    def parse(cls, values: dict[str, Any] | Filters | None) -> Filters:
+        if values is None:
+            return cls()
+        if isinstance(values, Filters):
+            return values
+        known = {f.name for f in fields(cls)}
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            key = key.strip().lower().replace("-", "_")
+            if key not in known:
+                raise FilterError(f"unknown filter {key!r}: use one of {', '.join(sorted(known))}")
+            if value in (None, ""):
+                continue
+            if key.startswith("year"):
+                try:
+                    out[key] = int(value)
+                except (TypeError, ValueError):
+                    raise FilterError(f"filter {key}={value!r}: a year must be a whole number") from None
+            else:
+                out[key] = str(value)
+        return cls(**out)
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def translate_terms(question: str) -> str:
+    """Add English glossary terms for Dutch/French words in the question (kept as well)."""
+    extra = [GLOSSARY[w] for w in _tokens(question) if w in GLOSSARY and GLOSSARY[w] != w]
+    return f"{question} {' '.join(extra)}" if extra else question
+
+
+@dataclass
+class SearchResult:
+    """Hits, best first, and the evidence the abstention gate needs."""
+
+    hits: list[Hit]
+    best_similarity: float
+    english: bool
+    query_vector: np.ndarray | None
+
+
+class Retriever:
+    """Dense + keyword search over one store; reloads its keyword index when the store changes."""
+
+    def __init__(self, store, embedder, fusion: str = "rrf"):
+        self.store = store
+        self.embedder = embedder
+        self.fusion = fusion
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._keyword = None
+        self._chunk_sources: np.ndarray | None = None
+        self._chunk_languages: np.ndarray | None = None
+
+    # --- state that follows the store ------------------------------------------------
+    def _refresh(self) -> None:
+        generation = self.store.generation
+        if generation == self._generation:
+            return
+        with self._lock:
+            if generation == self._generation:
+                return
+            from ingest.keyword import KeywordIndex
+
+            keyword = KeywordIndex.load(self.store)
+            languages = dict(self.store.db.execute(
+                "SELECT id, json_extract(metadata, '$.language') FROM chunks"
+            ).fetchall())
+            self._chunk_languages = np.array([languages.get(i) or "" for i in keyword.ids], dtype=object)
+            self._chunk_sources = keyword.sources
+            self._keyword = keyword
+            self._generation = keyword.generation
+
+    def matching_sources(self, filters: Filters) -> list[str] | None:
+        """Documents a filter admits (None = no document-level filter)."""
+        clauses, params = [], []
+        for name in ("source", "publisher", "title", "doc_type"):
+            value = getattr(filters, name)
+            if value is not None:
+                clauses.append(f"LOWER(COALESCE({name}, '')) LIKE ?")
+                params.append(f"%{value.lower()}%")
+        for name, op in (("year", "="), ("year_min", ">="), ("year_max", "<=")):
+            value = getattr(filters, name)
+            if value is not None:
+                clauses.append(f"year {op} ?")
+                params.append(value)
+        if not clauses:
+            return None
+        rows = self.store.db.execute(
+            f"SELECT source FROM documents WHERE state='complete' AND {' AND '.join(clauses)}", params
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # --- search ----------------------------------------------------------------------
+    def embed_query(self, question: str) -> np.ndarray:
+        return self.embedder.embed([question])[0]
+
+    def search(
+        self, question: str, filters: Filters | None = None, top_k: int = 5, query_vector: np.ndarray | None = None,
+        candidates: int = CANDIDATES,
+    ) -> SearchResult:
+        """The `top_k` best chunks for the question, after fusion and merging."""
+        self._refresh()
+        filters = filters or Filters()
+        sources = self.matching_sources(filters)
+        english = guess_language(question) == "en"
+        if sources is not None and not sources:
+            return SearchResult([], 0.0, english, query_vector)
+        vector = query_vector if query_vector is not None else self.embed_query(question)
+        dense = self.dense(vector, filters, sources, candidates)
+        keyword = self.keyword(translate_terms(question), filters, sources, candidates)
+        fused = fuse(dense if english else [], keyword, self.fusion)
+        dense_ids, keyword_ids = dict(dense), dict(keyword)
+        chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
+        hits = [
+            Hit(chunks[cid], score, 0, "+".join(n for n, ids in (("dense", dense_ids), ("keyword", keyword_ids)) if cid in ids))
+            for cid, score in fused[: top_k * 4]
+            if cid in chunks
+        ]
+        hits = merge_overlapping(hits, self.store.page_text)[:top_k]
+        for rank, hit in enumerate(hits, 1):
+            hit.rank = rank
+        best = max((s for _, s in dense), default=0.0)
+        return SearchResult(hits, best, english, vector)
+
+    def dense(self, vector: np.ndarray, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) from Chroma, with the filter as a `where` clause."""
+        where = _chroma_where(filters, sources)
+        collection = self.store.collection
+        total = collection.count()
+        if total == 0:
+            return []
+        result = collection.query(
+            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where, include=["distances"]
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def keyword(self, question: str, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) with the filter applied as a mask over the index."""
+        index = self._keyword
+        if index is None or not index.ids:
+            return []
+        mask = None
+        if sources is not None or filters.language:
+            keep = np.ones(len(index.ids), dtype=bool)
+            if sources is not None:
+                keep &= np.isin(self._chunk_sources, np.array(sources, dtype=object))
+            if filters.language:
+                keep &= self._chunk_languages == filters.language
+            mask = keep.astype(np.float32)
+        return index.search(question, n, mask)
+
+
+def _chroma_where(filters: Filters, sources: list[str] | None) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if sources is not None:
+        clauses.append({"source": {"$in": sources}})
+    if filters.language:
+        clauses.append({"language": {"$eq": filters.language}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]], method: str = "rrf") -> list[tuple[str, float]]:
+    """Combine two ranked lists into one, best first.
+
+    rrf: Σ w/(K + rank), w = 1 for dense and KEYWORD_WEIGHT for keyword.
+    weighted: 0.6·cosine + 0.4·(BM25 / best BM25). dense/keyword: one half only.
+    """
+    if method == "dense":
+        return list(dense)
+    if method == "keyword":
+        top = max((s for _, s in keyword), default=1.0) or 1.0
+        return [(cid, s / top) for cid, s in keyword]
+    scores: dict[str, float] = {}
+    if method == "weighted":
+        top = max((s for _, s in keyword), default=1.0) or 1.0
+        for cid, s in dense:
+            scores[cid] = scores.get(cid, 0.0) + 0.6 * s
+        for cid, s in keyword:
+            scores[cid] = scores.get(cid, 0.0) + 0.4 * (s / top)
+    else:
+        for weight, ranked in ((1.0, dense), (KEYWORD_WEIGHT, keyword)):
+            for rank, (cid, _) in enumerate(ranked, 1):
+                scores[cid] = scores.get(cid, 0.0) + weight / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+
+
+def merge_overlapping(hits: list[Hit], page_text: Callable[[str, int | None], str | None]) -> list[Hit]:
+    """Drop exact duplicates (the same text anywhere) and fold chunks that overlap on one
+    page into the better-ranked one, so an answer never cites one passage twice."""
+    out: list[Hit] = []
+    seen_text: set[str] = set()
+    for hit in hits:
+        key = " ".join(hit.chunk.text.split()).lower()
+        if key in seen_text:
+            continue
+        seen_text.add(key)
+        for i, kept in enumerate(out):
+            a, b = kept.chunk, hit.chunk
+            if a.source == b.source and a.page == b.page and a.start < b.end and b.start < a.end:
+                start, end = min(a.start, b.start), max(a.end, b.end)
+                text = (page_text(a.source, a.page) or "")[start:end] or a.text
+                out[i] = Hit(Chunk(a.id, a.source, a.page, start, end, text, a.metadata), kept.score, kept.rank, kept.via)
+                break
+        else:
+            out.append(hit)
+    return out

@@ -1,0 +1,201 @@
+"""The one settings object, and the offline environment.
+
+Layers, later wins: defaults < config file (TOML) < `LANTERN_*` environment < CLI flags.
+Settings are read once at the edge (CLI, UI, `Lantern.open`) and passed down; no other
+module reads the environment. `offline_environment()` sets every switch that keeps the
+libraries from reaching the network, in one place, before they are imported.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import SettingsError
+
+EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai")
+ANSWER_MODES = ("auto", "extractive", "llm")
+
+
+def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob Lantern has; the CLI's help text is generated from these fields."""
+
+    store: Path = _setting(Path(".lantern"), "store folder (Chroma data, keyword index, ledger, file copies)")
+    chroma: str = _setting("", "Chroma server as host:port; empty means embedded in the store folder")
+    collection: str = _setting("lantern", "Chroma collection name")
+    embed_backend: str = _setting(
+        "onnx-int8", "embedding backend: local MiniLM via ONNX int8/fp32 or torch, or an OpenAI-compatible endpoint", EMBED_BACKENDS
+    )
+    embed_model: str = _setting("", "embedding model: empty = bundled all-MiniLM-L6-v2; a model name for openai")
+    embed_base_url: str = _setting("", "OpenAI-compatible embeddings endpoint (for embed_backend=openai)")
+    embed_api_key: str = _setting("", "API key for the embeddings endpoint")
+    embed_batch: int = _setting(8, "passages per embedding batch")
+    chunk_size: int = _setting(200, "chunk size in embedding-model tokens (MiniLM reads 256)")
+    chunk_overlap: int = _setting(0, "tokens shared by neighbouring chunks")
+    top_k: int = _setting(5, "number of sources an answer draws on")
+    fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"))
+    answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES)
+    answer_sentences: int = _setting(4, "most sentences in an extractive answer")
+    answer_chars: int = _setting(900, "length budget of an extractive answer, in characters")
+    abstain_threshold: float = _setting(0.0, "abstain when the evidence score is below this (0 = calibrated default)")
+    llm_base_url: str = _setting("", "OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server)")
+    llm_model: str = _setting("", "model name at that endpoint")
+    llm_api_key: str = _setting("", "API key for that endpoint ('not-needed' for local servers)")
+    llm_timeout: float = _setting(60.0, "seconds before an LLM request is abandoned")
+    llm_check_citations: bool = _setting(False, "ask the LLM to confirm each cited sentence (after the lexical check)")
+    chat_memory_turns: int = _setting(6, "turns a conversation remembers")
+    max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB")
+
+    # --- derived -----------------------------------------------------------------------
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url or self.llm_api_key) and bool(self.llm_model)
+
+    @property
+    def use_llm(self) -> bool:
+        if self.answer_mode == "llm":
+            return True
+        return self.answer_mode == "auto" and self.llm_configured
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with some values replaced (None values are ignored), each validated."""
+        clean = {k: _coerce(k, v) for k, v in values.items() if v is not None}
+        return _validated(replace(self, **clean))
+
+    @classmethod
+    def help_rows(cls) -> list[tuple[str, str, Any, str]]:
+        """(name, env var, default, help) for each setting: the source of all help text."""
+        return [
+            (f.name, f"LANTERN_{f.name.upper()}", f.default, f.metadata["help"]) for f in fields(cls)
+        ]
+
+    @classmethod
+    def load(
+        cls,
+        config: str | Path | None = None,
+        environ: dict[str, str] | None = None,
+        **flags: Any,
+    ) -> Settings:
+        """Build settings from defaults, a TOML file, the environment and flags, in that order.
+
+        The config file is `config`, else `$LANTERN_CONFIG`, else `./lantern.toml` if present.
+        OpenAI's own variables (OPENAI_API_KEY, OPENAI_BASE_URL) fill the LLM settings when
+        the `LANTERN_LLM_*` ones are absent.
+        """
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        path = config or env.get("LANTERN_CONFIG") or (Path("lantern.toml") if Path("lantern.toml").exists() else None)
+        if path:
+            values.update(_read_toml(Path(path)))
+        names = {f.name for f in fields(cls)}
+        for name in names:
+            key = f"LANTERN_{name.upper()}"
+            if key in env:
+                values[name] = _coerce(name, env[key], origin=key)
+        if "llm_api_key" not in values and env.get("OPENAI_API_KEY"):
+            values["llm_api_key"] = env["OPENAI_API_KEY"]
+        if "llm_base_url" not in values and env.get("OPENAI_BASE_URL"):
+            values["llm_base_url"] = env["OPENAI_BASE_URL"]
+        if "llm_model" not in values and values.get("llm_api_key") and not values.get("llm_base_url"):
+            values["llm_model"] = env.get("OPENAI_MODEL", "gpt-4o-mini")
+        values.update({k: _coerce(k, v, origin=f"--{k.replace('_', '-')}") for k, v in flags.items() if v is not None})
+        return _validated(cls(**values))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    data = data.get("lantern", data)
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return {k: _coerce(k, v, origin=str(path)) for k, v in data.items()}
+
+
+def _coerce(name: str, value: Any, origin: str = "") -> Any:
+    hints = get_type_hints(Settings)
+    if name not in hints:
+        raise SettingsError(f"unknown setting {name!r}")
+    kind = hints[name]
+    where = f" (from {origin})" if origin else ""
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(value)
+            return value.lower() in {"1", "true", "yes", "on"}
+        if kind is Path:
+            return Path(value).expanduser()
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name}{where}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def _validated(settings: Settings) -> Settings:
+    for f in fields(settings):
+        choices = f.metadata.get("choices")
+        value = getattr(settings, f.name)
+        if choices and value not in choices:
+            raise SettingsError(f"setting {f.name}: {value!r} is not one of {', '.join(choices)}")
+    if not 32 <= settings.chunk_size <= 8192:
+        raise SettingsError(f"setting chunk_size: {settings.chunk_size} is outside 32..8192")
+    if not 0 <= settings.chunk_overlap < settings.chunk_size // 2:
+        raise SettingsError("setting chunk_overlap: must be at least 0 and under half of chunk_size")
+    if settings.top_k < 1:
+        raise SettingsError("setting top_k: must be at least 1")
+    if settings.chroma and ":" not in settings.chroma:
+        raise SettingsError(f"setting chroma: {settings.chroma!r} should be host:port")
+    if settings.answer_mode == "llm" and not settings.llm_configured:
+        raise SettingsError("answer_mode=llm needs llm_model and llm_base_url or llm_api_key")
+    return settings
+
+
+_OFFLINE_DONE = False
+
+
+def offline_environment() -> None:
+    """Switch off every network lookup the stack would make, before those libraries load.
+
+    Hub downloads and telemetry off; tiktoken pointed at the encodings llama-index ships
+    (found without importing llama-index, which is slow to import).
+    """
+    global _OFFLINE_DONE
+    if _OFFLINE_DONE:
+        return
+    defaults = {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ANONYMIZED_TELEMETRY": "False",
+        "CHROMA_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", ""),
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    if "TIKTOKEN_CACHE_DIR" not in os.environ:
+        import importlib.util
+
+        spec = importlib.util.find_spec("llama_index")
+        if spec and spec.submodule_search_locations:
+            for base in spec.submodule_search_locations:
+                cache = Path(base) / "core" / "_static" / "tiktoken_cache"
+                if cache.is_dir():
+                    os.environ["TIKTOKEN_CACHE_DIR"] = str(cache)
+                    break
+    _OFFLINE_DONE = True

@@ -1,0 +1,111 @@
+"""Chunking: sentence-respecting passages that fit what the embedding model reads.
+
+llama-index's SentenceSplitter does the splitting, counting tokens with MiniLM's own
+word-piece tokenizer, so a chunk of `chunk_size` tokens plus its title line stays under
+the model's 256-token window: every word of every chunk is embedded. Each chunk keeps its
+character offsets into the cleaned page text, so a quote can be located on the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from assistant.types import Chunk, Page, chunk_id
+
+from .clean import guess_language
+from .embed import MAX_TOKENS, load_tokenizer
+
+TITLE_TOKENS = 40  # budget for the title line prepended when embedding
+CHROMA_KEYS = ("title", "publisher", "year", "language", "doc_type", "url", "page_label", "section")
+
+
+@lru_cache(maxsize=1)
+def _token_counter() -> Callable[[str], list[int]]:
+    tok = load_tokenizer()
+    tok.no_truncation()
+    return lambda text: tok.encode(text, add_special_tokens=False).ids
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int):
+    """A SentenceSplitter measuring length in MiniLM tokens."""
+    from llama_index.core.node_parser import SentenceSplitter
+
+    return SentenceSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        tokenizer=_token_counter(),
+        paragraph_separator="\n\n",
+    )
+
+
+def _locate(page_text: str, piece: str, cursor: int) -> tuple[int, int, str]:
+    """Offsets of `piece` in the page, searching from `cursor`; tolerant of whitespace changes."""
+    at = page_text.find(piece, cursor)
+    if at < 0:
+        at = page_text.find(piece)
+    if at >= 0:
+        return at, at + len(piece), piece
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in piece.split()))
+    m = pattern.search(page_text, cursor) or pattern.search(page_text)
+    if m:
+        return m.start(), m.end(), m.group(0)
+    return cursor, cursor + len(piece), piece  # unreachable in practice: splitter keeps text
+
+
+def _markdown_sections(text: str) -> list[tuple[int, str]]:
+    """(offset, heading) of each Markdown heading, for a chunk's `section` metadata."""
+    return [(m.start(), m.group(2).strip()) for m in re.finditer(r"^(#{1,6})\s+(.+)$", text, flags=re.MULTILINE)]
+
+
+def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Split every page of one document into chunks carrying page, offsets and metadata."""
+    splitter = make_splitter(chunk_size, chunk_overlap)
+    multilingual = ";" in str(doc_meta.get("language") or "") or "," in str(doc_meta.get("language") or "")
+    doc_language = re.split(r"[;,]", str(doc_meta.get("language") or "en"))[0].strip() or "en"
+    chunks: list[Chunk] = []
+    for page in pages:
+        if not page.text.strip():
+            continue
+        sections = _markdown_sections(page.text)
+        cursor = 0
+        for piece in splitter.split_text(page.text):
+            start, end, text = _locate(page.text, piece, cursor)
+            cursor = max(cursor, start + 1)
+            meta = {k: doc_meta[k] for k in CHROMA_KEYS if doc_meta.get(k) not in (None, "")}
+            meta.update(page.metadata)
+            meta["language"] = guess_language(text, doc_language) if multilingual else doc_language
+            heading = next((h for off, h in reversed(sections) if off <= start), None)
+            if heading:
+                meta["section"] = heading
+            chunks.append(Chunk(chunk_id(page.source, page.page, text), page.source, page.page, start, end, text, meta))
+    return _dedupe(chunks)
+
+
+def _dedupe(chunks: list[Chunk]) -> list[Chunk]:
+    seen: set[str] = set()
+    out = []
+    for c in chunks:
+        if c.id not in seen:
+            seen.add(c.id)
+            out.append(c)
+    return out
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded and keyword-indexed: a short title line, then the chunk text.
+
+    The title line lets a question that names a document ("the Home Office toolkit")
+    reach its passages; it is capped so the chunk itself is never truncated.
+    """
+    title = str(chunk.metadata.get("title") or "")
+    counter = _token_counter()
+    budget = MAX_TOKENS - 2 - len(counter(chunk.text))
+    if budget < 8 or not title:
+        return chunk.text
+    words = title.split()
+    while words and len(counter(" ".join(words))) > min(TITLE_TOKENS, budget - 1):
+        words.pop()
+    return f"{' '.join(words)}\n{chunk.text}" if words else chunk.text

@@ -1,0 +1,123 @@
+"""Text cleaning: mojibake, hyphenation at line ends, running headers/footers, whitespace,
+and a small language guesser for mixed-language files (the treaties hold English + Dutch).
+
+Cleaning happens before chunking and the cleaned page text is what the store keeps, so
+character offsets and quotes always refer to the text a user is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+_MOJIBAKE = {
+    "â€™": "’", "â€˜": "‘", "â€œ": "“", "â€\x9d": "”", "â€": "”", "â€“": "–", "â€”": "—",
+    "â€¦": "…", "â€¢": "•", "Â ": " ", "Â": "", "Ã©": "é", "Ã¨": "è", "Ã¡": "á", "Ã³": "ó",
+    "Ã¶": "ö", "Ã¼": "ü", "Ã«": "ë", "Ã§": "ç", "Ã¯": "ï", "Ã´": "ô", "Ã ": "à",
+}
+_MOJIBAKE_RE = re.compile("|".join(re.escape(k) for k in sorted(_MOJIBAKE, key=len, reverse=True)))
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\u00ad": ""}
+_HYPHEN_BREAK = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo UTF-8 read as cp1252 ("â€™" → "’"): whole-text round trip when it decodes, else a map."""
+    if "â€" not in text and "Ã" not in text:
+        return text
+    try:
+        return text.encode("cp1252").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return _MOJIBAKE_RE.sub(lambda m: _MOJIBAKE[m.group(0)], text)
+
+
+def join_hyphenation(text: str, vocabulary: set[str] | None = None) -> str:
+    """Join words split at a line end ("traf-\\nficking"), keeping real compounds.
+
+    A split is joined when the joined word occurs elsewhere in the document (`vocabulary`),
+    or when the second half is not a word on its own there; otherwise the hyphen stays
+    ("forced-\\nlabour" → "forced-labour").
+    """
+    vocab = vocabulary if vocabulary is not None else set(re.findall(r"[a-z]+", text.lower()))
+
+    def repl(m: re.Match[str]) -> str:
+        left, right = m.group(1), m.group(2)
+        joined = left + right
+        if joined.lower() in vocab or right.lower() not in vocab:
+            return joined
+        return f"{left}-{right}"
+
+    return _HYPHEN_BREAK.sub(repl, text)
+
+
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # bullets and ticks from symbol fonts (Wingdings, Symbol)
+
+
+def normalise_whitespace(text: str) -> str:
+    """Single spaces within lines, at most one blank line between paragraphs, no edge blanks;
+    symbol-font bullets become "•"."""
+    for k, v in _LIGATURES.items():
+        text = text.replace(k, v)
+    text = _PRIVATE_USE.sub("•", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ").replace("\xa0", " ")
+    text = re.sub(r"(?:\. ?){4,}|…{2,}", " ... ", text)  # table-of-contents dot leaders
+    text = re.sub(r"[ \f\v]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _line_key(line: str) -> str:
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def repeated_edge_lines(pages: list[str], edge: int = 2, min_share: float = 0.5) -> set[str]:
+    """Keys of lines that recur in the first/last `edge` lines of most pages: running headers,
+    footers and page numbers (digits are normalised, so "Page 3" and "Page 4" match)."""
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for text in pages:
+        lines = [ln for ln in text.split("\n") if ln.strip()]
+        keys = {_line_key(ln) for ln in lines[:edge] + lines[-edge:]}
+        counts.update(k for k in keys if k)
+    threshold = max(3, int(len(pages) * min_share))
+    return {k for k, c in counts.items() if c >= threshold and len(k) < 120}
+
+
+def strip_edge_lines(text: str, keys: set[str], edge: int = 2) -> str:
+    """Remove header/footer lines (by key) from the top and bottom `edge` lines of a page."""
+    if not keys:
+        return text
+    lines = text.split("\n")
+    nonblank = [i for i, ln in enumerate(lines) if ln.strip()]
+    edges = set(nonblank[:edge] + nonblank[-edge:])
+    return "\n".join(ln for i, ln in enumerate(lines) if not (i in edges and _line_key(ln) in keys))
+
+
+def clean_pages(raw_pages: list[str]) -> list[str]:
+    """Clean all pages of one document together (headers/footers are a document property)."""
+    fixed = [normalise_whitespace(fix_mojibake(p)) for p in raw_pages]
+    keys = repeated_edge_lines(fixed)
+    stripped = [strip_edge_lines(p, keys) for p in fixed]
+    vocab = set(re.findall(r"[a-z]+", " ".join(stripped).lower()))
+    return [normalise_whitespace(join_hyphenation(p, vocab)) for p in stripped]
+
+
+_STOPWORDS = {
+    "en": "the of and to in is that for are be by with this as on or which not any shall",
+    "nl": "de het een van en in is dat op te zijn voor met die niet aan door worden of bij",
+    "fr": "le la les des et est une pour dans que qui sur pas par au aux sont du ou",
+    "de": "der die das und ist nicht ein eine zu den von mit sich auf für dem werden",
+    "es": "el la los las y de que en un una por con para es del al se no",
+}
+_STOP_SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+
+
+def guess_language(text: str, default: str = "en") -> str:
+    """The language whose function words occur most often; `default` when too short to tell."""
+    words = re.findall(r"[a-zà-ÿ]+", text.lower())
+    if len(words) < 8:
+        return default
+    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOP_SETS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    return best if scores[best] >= 3 else default

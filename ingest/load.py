@@ -1,0 +1,279 @@
+"""Loaders: turn files into cleaned `Page`s with document metadata.
+
+One loader per kind: PDF (pypdf, one page each, 1-based page numbers and page labels),
+Markdown/plain text, resource-library pages (captured text or HTML: only the resource's
+own description and download lines), and generic HTML. Metadata comes from a
+`MANIFEST.csv` beside the file, else the PDF's own metadata, else the file name.
+Every failure is an `IngestError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IngestError
+from assistant.types import Page
+
+from .clean import clean_pages, guess_language, normalise_whitespace
+
+PDF_SUFFIXES = {".pdf"}
+TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".rst"}
+HTML_SUFFIXES = {".html", ".htm"}
+INGESTIBLE = PDF_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES
+SKIPPED_NAMES = {"manifest.csv", "readme.md", "license", "license.md", "license.txt"}
+MIN_PDF_CHARS = 40  # below this over a whole PDF, it is image-only (scanned) as far as we can tell
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to ingest, the `source` key its chunks will carry, and metadata overrides.
+
+    `text`, when given, is ingested instead of the file's content (the web crawler uses it
+    for a resource page's own description).
+    """
+
+    path: Path
+    source: str
+    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    text: str | None = field(default=None, hash=False, compare=False)
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        if self.text is not None:
+            digest.update(self.text.encode("utf-8"))
+        else:
+            with open(self.path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        overrides = sorted((k, str(v)) for k, v in self.metadata.items())
+        digest.update(repr(overrides).encode())
+        digest.update(repr(manifest_entry(self.path)).encode())
+        return digest.hexdigest()
+
+
+@dataclass
+class LoadedDocument:
+    """A loaded file: its cleaned pages and document-level metadata."""
+
+    source: str
+    pages: list[Page]
+    metadata: dict[str, Any]
+
+
+def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+    """Files to ingest under `paths`, and (path, reason) for arguments that give nothing.
+
+    A file argument's source is its own name; files under a folder argument get their
+    path relative to that folder (`pdf/x.pdf` when ingesting the corpus folder).
+    """
+    found: dict[str, SourceFile] = {}
+    problems: list[tuple[str, str]] = []
+    for arg in paths:
+        if arg.is_file():
+            if arg.suffix.lower() not in INGESTIBLE:
+                problems.append((str(arg), f"unsupported file type {arg.suffix or '(none)'}; Lantern reads PDF, Markdown, text and HTML"))
+                continue
+            found.setdefault(arg.name, SourceFile(arg, arg.name))
+        elif arg.is_dir():
+            files = sorted(
+                p for p in arg.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in INGESTIBLE
+                and p.name.lower() not in SKIPPED_NAMES
+                and not any(part.startswith(".") for part in p.relative_to(arg).parts)
+            )
+            if not files:
+                problems.append((str(arg), "nothing ingestible in this folder (no .pdf, .md, .txt or .html files)"))
+            for p in files:
+                source = p.relative_to(arg).as_posix()
+                found.setdefault(source, SourceFile(p, source))
+        else:
+            problems.append((str(arg), "no such file or folder"))
+    return list(found.values()), problems
+
+
+@lru_cache(maxsize=64)
+def _manifest(folder: Path) -> dict[str, dict[str, str]]:
+    path = folder / "MANIFEST.csv"
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return {row["file"]: row for row in csv.DictReader(fh) if row.get("file")}
+
+
+def manifest_entry(path: Path) -> dict[str, Any]:
+    """Title, publisher, year and language for `path` from a MANIFEST.csv beside it."""
+    row = _manifest(path.resolve().parent).get(path.name)
+    if not row:
+        return {}
+    meta: dict[str, Any] = {k: row[k].strip() for k in ("title", "publisher", "language") if row.get(k, "").strip()}
+    if row.get("year", "").strip().isdigit():
+        meta["year"] = int(row["year"])
+    if row.get("license_note"):
+        meta["license"] = row["license_note"].strip()
+    return meta
+
+
+def load(sf: SourceFile) -> LoadedDocument:
+    """Load one file into cleaned pages; raises IngestError with the reason."""
+    suffix = sf.path.suffix.lower()
+    if sf.text is not None:
+        raw_pages, meta = [sf.text], {"doc_type": "text"}
+        labels: list[str | None] = [None]
+    elif suffix in PDF_SUFFIXES:
+        raw_pages, labels, meta = _read_pdf(sf.path)
+    elif suffix in TEXT_SUFFIXES | HTML_SUFFIXES:
+        raw_pages, meta = _read_text_like(sf.path)
+        labels = [None]
+    else:
+        raise IngestError(str(sf.path), f"unsupported file type {suffix or '(none)'}")
+    meta = {**meta, **manifest_entry(sf.path), **sf.metadata}
+    cleaned = clean_pages(raw_pages)
+    if not any(len(t) for t in cleaned):
+        raise IngestError(str(sf.path), "no text left after cleaning")
+    meta.setdefault("title", _title_from_name(sf.path))
+    declared = str(meta.get("language") or "")
+    if not declared:
+        meta["language"] = guess_language(" ".join(cleaned)[:20000])
+    is_pdf = meta.get("doc_type") == "pdf"
+    pages = [
+        Page(
+            source=sf.source,
+            page=(i + 1) if is_pdf else None,
+            text=text,
+            metadata={"page_label": labels[i]} if labels[i] else {},
+        )
+        for i, text in enumerate(cleaned)
+    ]
+    return LoadedDocument(sf.source, pages, meta)
+
+
+def _title_from_name(path: Path) -> str:
+    return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
+
+
+def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+    name = str(path)
+    if path.stat().st_size == 0:
+        raise IngestError(name, "empty file (0 bytes)")
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(name, "encrypted PDF that needs a password; save an unprotected copy")
+        n = len(reader.pages)
+        texts = []
+        for page in reader.pages:
+            texts.append(page.extract_text() or "")
+        has_labels = "/PageLabels" in reader.trailer["/Root"]
+        labels: list[str | None] = list(reader.page_labels) if has_labels else [None] * n
+        info = reader.metadata or {}
+    except IngestError:
+        raise
+    except FileNotDecryptedError:
+        raise IngestError(name, "encrypted PDF that needs a password; save an unprotected copy") from None
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
+        raise IngestError(name, f"not a readable PDF (corrupt or truncated: {exc.__class__.__name__}: {exc})") from None
+    if n == 0:
+        raise IngestError(name, "PDF has no pages")
+    if sum(len(t.strip()) for t in texts) < MIN_PDF_CHARS:
+        raise IngestError(name, f"no extractable text on any of its {n} page(s): image-only or scanned PDF (run OCR first)")
+    meta: dict[str, Any] = {"doc_type": "pdf"}
+    title = str(info.get("/Title") or "").strip()
+    if title and len(title) > 3 and not title.lower().endswith((".doc", ".docx", ".pdf", ".indd")):
+        meta["title"] = title
+    author = str(info.get("/Author") or "").strip()
+    if author:
+        meta["publisher"] = author
+    year = re.match(r"D:(\d{4})", str(info.get("/CreationDate") or ""))
+    if year:
+        meta["year"] = int(year.group(1))
+    return texts, labels, meta
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise IngestError(str(path), "empty file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            str(path), f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+        ) from None
+
+
+def _read_text_like(path: Path) -> tuple[list[str], dict[str, Any]]:
+    from .resource_page import looks_like_resource_page, parse_resource_page
+
+    text = _decode(path)
+    is_html = path.suffix.lower() in HTML_SUFFIXES or text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+    if looks_like_resource_page(text):
+        record = parse_resource_page(text)
+        meta: dict[str, Any] = {"doc_type": "resource-page"}
+        if record.title:
+            meta["title"] = record.title
+        first = record.downloads[0] if record.downloads else None
+        if first and first.publisher:
+            meta["publisher"] = first.publisher
+        if first and first.year:
+            meta["year"] = first.year
+        if record.url:
+            meta["url"] = record.url
+        if record.categories:
+            meta["categories"] = ", ".join(record.categories)
+        if record.tags:
+            meta["tags"] = ", ".join(record.tags)
+        return [record.text()], meta
+    if is_html:
+        return [html_to_text(text)], {"doc_type": "html"}
+    meta = {"doc_type": "markdown" if path.suffix.lower() in {".md", ".markdown"} else "text"}
+    heading = re.search(r"^#\s+(.+)$", text, flags=re.MULTILINE)
+    if heading:
+        meta["title"] = heading.group(1).strip()
+    return [text], meta
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = {"script", "style", "nav", "header", "footer", "noscript", "svg", "form"}
+    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skip += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self.skip:
+            self.skip -= 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML page, paragraphs kept, scripts and navigation dropped."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    return normalise_whitespace(re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts)))

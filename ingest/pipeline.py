@@ -1,0 +1,294 @@
+"""The ingest pipeline: discover → hash → (parse ∥ embed) → store → keyword index.
+
+Idempotent and incremental by content hash: an unchanged file is skipped before it is
+parsed, so a re-run over an unchanged corpus embeds nothing. Files are parsed and chunked
+in worker processes while the main process embeds and writes, and every document is
+committed on its own (see `store`), so a run killed at any point is completed by the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IngestError, LanternError
+from assistant.settings import Settings
+
+from .load import SourceFile, discover
+
+PIPELINE_VERSION = "2"  # bump when cleaning or chunking changes, to re-ingest everything
+
+ProgressCallback = Callable[[str, int, int], None]  # (message, done, total)
+
+
+@dataclass
+class IngestReport:
+    """The summary `lantern ingest --json` prints."""
+
+    documents: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    def merged_with(self, other: IngestReport) -> IngestReport:
+        """One report for two runs against the same store (e.g. folders and URLs together)."""
+        return IngestReport(
+            documents=max(self.documents, other.documents),
+            added=self.added + other.added,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            removed=self.removed + other.removed,
+            chunks=max(self.chunks, other.chunks),
+            failed=other.failed + self.failed,
+            seconds=self.seconds + other.seconds,
+            timings={k: self.timings.get(k, 0.0) + other.timings.get(k, 0.0) for k in {*self.timings, *other.timings}},
+            sources=other.sources + self.sources,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 2)
+        data["timings"] = {k: round(v, 2) for k, v in self.timings.items()}
+        data.pop("sources")
+        return data
+
+
+@dataclass
+class _Parsed:
+    source: SourceFile
+    sha256: str
+    meta: dict[str, Any]
+    pages: list
+    chunks: list
+    vectors: Any
+    embedder: str
+    seconds: dict[str, float]
+
+
+def _signature(settings: Settings) -> str:
+    return f"{PIPELINE_VERSION}/{settings.chunk_size}/{settings.chunk_overlap}"
+
+
+def file_hash(sf: SourceFile, settings: Settings) -> str:
+    """Content hash of the file, its metadata and the chunking settings."""
+    return hashlib.sha256(f"{sf.content_hash()}/{_signature(settings)}".encode()).hexdigest()
+
+
+_EMBEDDER = None  # one per worker process, created after the fork
+
+
+def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None) -> _Parsed:
+    """Load, chunk and embed one file (in a worker process, or inline)."""
+    global _EMBEDDER
+    from .chunk import chunk_pages, embedding_text
+    from .embed import make_embedder
+    from .load import load
+
+    t0 = time.perf_counter()
+    doc = load(sf)
+    t1 = time.perf_counter()
+    chunks = chunk_pages(doc.pages, doc.metadata, settings.chunk_size, settings.chunk_overlap)
+    if not chunks:
+        raise IngestError(str(sf.path), "no text to index")
+    t2 = time.perf_counter()
+    if _EMBEDDER is None:
+        _EMBEDDER = make_embedder(settings, threads=threads)
+    vectors = _EMBEDDER.embed([embedding_text(c) for c in chunks])
+    t3 = time.perf_counter()
+    seconds = {"parse": t1 - t0, "chunk": t2 - t1, "embed": t3 - t2}
+    return _Parsed(sf, sha256, doc.metadata, doc.pages, chunks, vectors, _EMBEDDER.name, seconds)
+
+
+def _warm_imports() -> None:
+    """Import the splitter and its sentence tokenizer once, before forking workers."""
+    from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
+
+    split_by_sentence_tokenizer()("Warm up. Twice.")
+
+
+def ingest(
+    paths: list[Path], settings: Settings, prune: bool = False, progress: ProgressCallback | None = None
+) -> IngestReport:
+    """Ingest files and folders into the store named by `settings.store`."""
+    files, problems = discover([Path(p) for p in paths])
+    report = ingest_files(files, settings, prune=prune, progress=progress)
+    report.failed = [{"path": p, "error": e} for p, e in problems] + report.failed
+    return report
+
+
+def ingest_files(
+    files: list[SourceFile],
+    settings: Settings,
+    prune: bool = False,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> IngestReport:
+    """Ingest already-discovered files (the web crawler calls this with its downloads)."""
+    from .store import Store
+
+    started = time.perf_counter()
+    report = IngestReport()
+    timings = {"hash": 0.0, "parse": 0.0, "chunk": 0.0, "embed": 0.0, "store": 0.0, "keyword": 0.0}
+    notify = progress or (lambda *_: None)
+    store = Store.open(settings, create=True)
+    try:
+        with store.write_lock():
+            known = {d.source: d for d in store.documents(include_pending=True)}
+            todo: list[tuple[SourceFile, str, bool]] = []
+            t = time.perf_counter()
+            for sf in files:
+                try:
+                    sha = file_hash(sf, settings)
+                except OSError as exc:
+                    report.failed.append({"path": str(sf.path), "error": f"cannot read: {exc.strerror or exc}"})
+                    continue
+                old = known.get(sf.source)
+                if old and old.state == "complete" and old.sha256 == sha:
+                    report.unchanged += 1
+                else:
+                    todo.append((sf, sha, old is not None and old.state == "complete"))
+            timings["hash"] = time.perf_counter() - t
+            report.sources = [sf.source for sf in files]
+
+            if todo:
+                _process(store, todo, settings, report, timings, notify, workers)
+            if prune:
+                report.removed = _prune(store, {sf.source for sf in files}, notify)
+            if report.added or report.updated or report.removed or store.get_meta("keyword_generation") != str(store.generation):
+                t = time.perf_counter()
+                from .keyword import KeywordIndex
+
+                KeywordIndex.rebuild(store)
+                timings["keyword"] = time.perf_counter() - t
+            docs = store.documents()
+            report.documents = len(docs)
+            report.chunks = sum(d.chunks for d in docs)
+    finally:
+        store.close()
+    report.timings = timings
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _process(
+    store, todo: list[tuple[SourceFile, str, bool]], settings: Settings, report: IngestReport,
+    timings: dict[str, float], notify: ProgressCallback, workers: int | None,
+) -> None:
+    """Parse, chunk and embed in worker processes (one CPU thread each: process-level
+    parallelism scales better than threads inside one model), write in this one."""
+    from .embed import embedder_name
+
+    store.check_embedder(embedder_name(settings))
+    if settings.embed_backend.startswith("onnx"):
+        from .embed import onnx_model_file
+
+        onnx_model_file(settings.embed_backend == "onnx-int8")  # export once, before the workers start
+    total = len(todo)
+    known_sources = {d.source for d in store.documents(include_pending=True)}
+    cores = os.cpu_count() or 1
+    n_workers = workers if workers is not None else min(cores, total)
+    # biggest files first, so no worker is left with a long file at the end
+    todo = sorted(todo, key=lambda item: -_size(item[0]))
+    pool = None
+    if n_workers > 1:
+        _warm_imports()
+        pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"))
+    try:
+        if pool:
+            futures: dict[Future, tuple[SourceFile, str, bool]] = {
+                pool.submit(_work, sf, sha, settings, 1): (sf, sha, existed) for sf, sha, existed in todo
+            }
+            results = ((futures[f], f) for f in as_completed(futures))
+        else:
+            results = (((sf, sha, existed), None) for sf, sha, existed in todo)
+        for done, ((sf, sha, existed), future) in enumerate(results):
+            notify(f"ingesting {sf.source}", done, total)
+            try:
+                parsed = future.result() if future else _work(sf, sha, settings, None)
+            except LanternError as exc:
+                report.failed.append({"path": str(sf.path), "error": getattr(exc, "reason", str(exc))})
+                continue
+            except Exception as exc:  # a parser bug must not stop the other files
+                report.failed.append({"path": str(sf.path), "error": f"{exc.__class__.__name__}: {exc}"})
+                continue
+            for key, value in parsed.seconds.items():
+                timings[key] += value
+            t = time.perf_counter()
+            meta = dict(parsed.meta)
+            if sf.text is None:
+                meta.setdefault("path", str(sf.path.resolve()))
+            store.mark_pending(sf.source, sha)
+            if sf.source in known_sources:
+                store.delete_vectors(sf.source)
+            store.add_vectors(parsed.chunks, parsed.vectors)
+            copy = store.copy_file(sf.path, sha) if sf.text is None else None
+            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy)
+            timings["store"] += time.perf_counter() - t
+            if existed:
+                report.updated += 1
+            else:
+                report.added += 1
+        notify("done", total, total)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+
+
+def _size(sf: SourceFile) -> int:
+    if sf.text is not None:
+        return len(sf.text)
+    try:
+        return sf.path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _prune(store, current: set[str], notify: ProgressCallback) -> int:
+    """Remove documents whose files are gone, and unfinished ones no longer offered (web documents stay)."""
+    removed = 0
+    for doc in store.documents(include_pending=True):
+        path = doc.metadata.get("path")
+        if doc.source in current:
+            continue
+        if doc.state == "complete" and (not path or Path(path).exists()):
+            continue
+        notify(f"removing {doc.source}", removed, 0)
+        store.remove_document(doc.source)
+        removed += 1
+    store.prune_file_copies()
+    return removed
+
+
+def print_progress() -> ProgressCallback | None:
+    """A rich progress bar on a terminal; None (silent) when stderr is not one."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   transient=False)
+    state: dict[str, Any] = {}
+
+    def update(message: str, done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(message, total=total or None)
+        bar.update(state["task"], description=message[:60], completed=done, total=total or None)
+        if total and done >= total:
+            bar.stop()
+
+    return update

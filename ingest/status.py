@@ -1,0 +1,37 @@
+"""`lantern status`: what the store holds, per document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.settings import Settings
+
+from .store import Store
+
+
+def store_status(settings: Settings) -> dict[str, Any]:
+    """Documents, chunks and one row per source; incomplete documents listed apart."""
+    store = Store.open(settings)
+    try:
+        docs = store.documents(include_pending=True)
+        complete = [d for d in docs if d.state == "complete"]
+        return {
+            "store": str(settings.store),
+            "chroma": settings.chroma or "embedded",
+            "embedder": store.get_meta("embedder"),
+            "documents": len(complete),
+            "chunks": sum(d.chunks for d in complete),
+            "pages": sum(d.pages for d in complete),
+            "generation": store.generation,
+            "sources": [
+                {
+                    "source": d.source, "title": d.title, "publisher": d.publisher, "year": d.year,
+                    "language": d.language, "doc_type": d.doc_type, "pages": d.pages, "chunks": d.chunks,
+                    "url": d.url, "ingested_at": d.ingested_at,
+                }
+                for d in complete
+            ],
+            "pending": [d.source for d in docs if d.state != "complete"],
+        }
+    finally:
+        store.close()

@@ -1,0 +1,365 @@
+"""The store: one folder holding Chroma, the keyword index, the ledger and file copies.
+
+    <store>/ledger.sqlite   documents (content hash, state), pages (cleaned text), chunks, meta
+    <store>/chroma/         Chroma's persistent data (unless a Chroma server is configured)
+    <store>/keyword/        the bm25s index, tagged with the ledger generation it was built from
+    <store>/files/          copies of ingested files by content hash (the UI serves cited PDFs)
+    <store>/feedback.jsonl  the UI's feedback log
+    <store>/write.lock      held by the one writer
+
+The ledger is the source of truth and Chroma an index of it. A document is written in the
+order: mark pending → delete its old vectors → add new vectors → swap its rows and mark it
+complete in one SQLite transaction. A process killed anywhere leaves either the old complete
+document or a pending one that the next run redoes; chunk ids Chroma returns that the ledger
+does not hold are ignored by readers. This is the only module that writes the store.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import StoreError, StoreNotFound
+from assistant.settings import Settings
+from assistant.types import Chunk, Page
+
+SCHEMA_VERSION = 1
+CHROMA_BATCH = 5000  # under Chroma's 5,461 records per add
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY, sha256 TEXT NOT NULL, state TEXT NOT NULL,
+    title TEXT, publisher TEXT, year INTEGER, language TEXT, doc_type TEXT, url TEXT,
+    pages INTEGER NOT NULL DEFAULT 0, chunks INTEGER NOT NULL DEFAULT 0,
+    file_copy TEXT, metadata TEXT NOT NULL DEFAULT '{}', ingested_at TEXT
+);
+CREATE TABLE IF NOT EXISTS pages (
+    source TEXT NOT NULL, page INTEGER NOT NULL, label TEXT, text TEXT NOT NULL,
+    PRIMARY KEY (source, page)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, page INTEGER NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, metadata TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+
+
+@dataclass
+class DocumentRecord:
+    """One row of the ledger's documents table."""
+
+    source: str
+    sha256: str
+    state: str
+    title: str | None
+    publisher: str | None
+    year: int | None
+    language: str | None
+    doc_type: str | None
+    url: str | None
+    pages: int
+    chunks: int
+    file_copy: str | None
+    metadata: dict[str, Any]
+    ingested_at: str | None
+
+
+def _page_db(page: int | None) -> int:
+    return 0 if page is None else page  # 0 = a file without pages (Markdown, text)
+
+
+def _page_py(page: int) -> int | None:
+    return None if page == 0 else page
+
+
+class Store:
+    """Read and write access to one store folder (open with `Store.open`)."""
+
+    def __init__(self, settings: Settings, root: Path, db: sqlite3.Connection):
+        self.settings = settings
+        self.root = root
+        self.db = db
+        self._collection = None
+
+    # --- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings, create: bool = False) -> Store:
+        root = Path(settings.store)
+        ledger = root / "ledger.sqlite"
+        if not ledger.exists():
+            if not create:
+                raise StoreNotFound(f"no Lantern store at {root}: run `lantern ingest PATH --store {root}` first")
+            root.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(ledger), timeout=30, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        store = cls(settings, root, db)
+        if store.get_meta("schema") is None:
+            store.set_meta("schema", str(SCHEMA_VERSION))
+            store.set_meta("generation", "0")
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta ------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every change of the chunk set: derived indexes compare against it."""
+        return int(self.get_meta("generation") or 0)
+
+    def check_embedder(self, name: str, dim: int | None = None) -> None:
+        """Refuse to mix vectors of two embedding models in one store."""
+        stored = self.get_meta("embedder")
+        if stored is None:
+            self.set_meta("embedder", name)
+            return
+        family = lambda n: n.split("-onnx")[0]  # noqa: E731 - ONNX/torch MiniLM share one space
+        if family(stored) != family(name):
+            raise StoreError(
+                f"store {self.root} was built with embedder {stored!r}, not {name!r}: "
+                "use the same embed_backend/embed_model, or a new --store"
+            )
+
+    # --- Chroma ----------------------------------------------------------------------
+    @property
+    def collection(self):
+        """The Chroma collection (embedded in the store, or on the configured server)."""
+        if self._collection is None:
+            self._collection = open_collection(self.settings, self.root)
+        return self._collection
+
+    # --- locking ---------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self, wait: float = 600.0) -> Iterator[None]:
+        """Exclusive writer lock; a second writer waits, then fails with a clear message."""
+        path = self.root / "write.lock"
+        with open(path, "a+") as fh:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreError(f"store {self.root} is being written by another process") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # --- reading ---------------------------------------------------------------------
+    def documents(self, include_pending: bool = False) -> list[DocumentRecord]:
+        sql = "SELECT * FROM documents" + ("" if include_pending else " WHERE state='complete'") + " ORDER BY source"
+        cur = self.db.execute(sql)
+        cols = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            rec = dict(zip(cols, row, strict=True))
+            rec["metadata"] = json.loads(rec["metadata"] or "{}")
+            out.append(DocumentRecord(**rec))
+        return out
+
+    def document(self, source: str) -> DocumentRecord | None:
+        return next((d for d in self.documents(include_pending=True) if d.source == source), None)
+
+    def count_chunks(self) -> int:
+        return self.db.execute(
+            "SELECT COUNT(*) FROM chunks c JOIN documents d ON c.source=d.source WHERE d.state='complete'"
+        ).fetchone()[0]
+
+    def _chunk_from_row(self, row: Sequence[Any]) -> Chunk:
+        cid, source, page, start, end, text, meta = row
+        return Chunk(cid, source, _page_py(page), start, end, text, json.loads(meta))
+
+    def chunks(self, ids: Iterable[str] | None = None) -> list[Chunk]:
+        """Chunks of complete documents, all (in ingest order) or those with `ids` (in that order)."""
+        base = (
+            "SELECT c.id, c.source, c.page, c.start, c.end, c.text, c.metadata FROM chunks c "
+            "JOIN documents d ON c.source=d.source WHERE d.state='complete'"
+        )
+        if ids is None:
+            return [self._chunk_from_row(r) for r in self.db.execute(base + " ORDER BY c.source, c.seq")]
+        wanted = list(ids)
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(wanted), 900):
+            part = wanted[start : start + 900]
+            sql = base + f" AND c.id IN ({','.join('?' * len(part))})"
+            for r in self.db.execute(sql, part):
+                found[r[0]] = self._chunk_from_row(r)
+        return [found[i] for i in wanted if i in found]
+
+    def page_text(self, source: str, page: int | None) -> str | None:
+        row = self.db.execute(
+            "SELECT text FROM pages WHERE source=? AND page=?", (source, _page_db(page))
+        ).fetchone()
+        return row[0] if row else None
+
+    def page_label(self, source: str, page: int | None) -> str | None:
+        row = self.db.execute(
+            "SELECT label FROM pages WHERE source=? AND page=?", (source, _page_db(page))
+        ).fetchone()
+        return row[0] if row else None
+
+    def file_path(self, source: str) -> Path | None:
+        """The store's own copy of an ingested file (None for web text or unknown sources)."""
+        doc = self.document(source)
+        if not doc or not doc.file_copy:
+            return None
+        path = self.root / "files" / doc.file_copy
+        return path if path.exists() else None
+
+    # --- writing (callers hold write_lock) ------------------------------------------
+    def mark_pending(self, source: str, sha256: str) -> None:
+        self.db.execute(
+            "INSERT INTO documents(source, sha256, state) VALUES (?, ?, 'pending') "
+            "ON CONFLICT(source) DO UPDATE SET sha256=excluded.sha256, state='pending'",
+            (source, sha256),
+        )
+
+    def delete_vectors(self, source: str) -> None:
+        self.collection.delete(where={"source": source})
+
+    def add_vectors(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for start in range(0, len(chunks), CHROMA_BATCH):
+            part = chunks[start : start + CHROMA_BATCH]
+            self.collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[start : start + CHROMA_BATCH],
+                documents=[c.text for c in part],
+                metadatas=[chroma_metadata(c) for c in part],
+            )
+
+    def commit_document(
+        self, source: str, sha256: str, meta: dict[str, Any], pages: Sequence[Page], chunks: Sequence[Chunk],
+        file_copy: str | None,
+    ) -> None:
+        """Swap in the document's pages and chunks and mark it complete, atomically."""
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        extra = {k: v for k, v in meta.items() if k not in {"title", "publisher", "year", "language", "doc_type", "url"}}
+        with self._transaction() as db:
+            db.execute("DELETE FROM pages WHERE source=?", (source,))
+            db.execute("DELETE FROM chunks WHERE source=?", (source,))
+            db.executemany(
+                "INSERT INTO pages(source, page, label, text) VALUES (?, ?, ?, ?)",
+                [(source, _page_db(p.page), p.metadata.get("page_label"), p.text) for p in pages],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO chunks(id, source, page, start, end, text, metadata, seq) VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (c.id, source, _page_db(c.page), c.start, c.end, c.text, json.dumps(c.metadata), i)
+                    for i, c in enumerate(chunks)
+                ],
+            )
+            db.execute(
+                "UPDATE documents SET sha256=?, state='complete', title=?, publisher=?, year=?, language=?, doc_type=?, "
+                "url=?, pages=?, chunks=?, file_copy=?, metadata=?, ingested_at=? WHERE source=?",
+                (
+                    sha256, meta.get("title"), meta.get("publisher"), meta.get("year"), meta.get("language"),
+                    meta.get("doc_type"), meta.get("url"), len(pages), len(chunks), file_copy,
+                    json.dumps(extra, default=str), now, source,
+                ),
+            )
+            self._bump(db)
+
+    def remove_document(self, source: str) -> None:
+        """Remove a document everywhere (vectors first, so a crash leaves it pending, not orphaned)."""
+        self.db.execute("UPDATE documents SET state='pending' WHERE source=?", (source,))
+        self.delete_vectors(source)
+        with self._transaction() as db:
+            db.execute("DELETE FROM pages WHERE source=?", (source,))
+            db.execute("DELETE FROM chunks WHERE source=?", (source,))
+            db.execute("DELETE FROM documents WHERE source=?", (source,))
+            self._bump(db)
+
+    def copy_file(self, path: Path, sha256: str) -> str:
+        """Keep a copy of the ingested file (for the UI's cited-PDF links); returns its name."""
+        folder = self.root / "files"
+        folder.mkdir(exist_ok=True)
+        name = f"{sha256[:24]}{path.suffix.lower()}"
+        target = folder / name
+        if not target.exists():
+            tmp = folder / f".{name}.{os.getpid()}.tmp"
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        return name
+
+    def prune_file_copies(self) -> None:
+        """Delete file copies no document refers to any more."""
+        folder = self.root / "files"
+        if not folder.is_dir():
+            return
+        used = {d.file_copy for d in self.documents(include_pending=True) if d.file_copy}
+        for path in folder.iterdir():
+            if path.name not in used:
+                path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+
+def chroma_metadata(chunk: Chunk) -> dict[str, Any]:
+    """Chroma metadata: filterable fields only, no None values (Chroma rejects them)."""
+    meta: dict[str, Any] = {"source": chunk.source, "document_id": chunk.source, "page": _page_db(chunk.page)}
+    meta.update({k: v for k, v in chunk.metadata.items() if isinstance(v, (str, int, float, bool)) and v != ""})
+    return meta
+
+
+def open_collection(settings: Settings, root: Path):
+    """The Chroma collection, created on first use; cosine space to match normalised vectors."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma:
+            host, _, port = settings.chroma.rpartition(":")
+            client = chromadb.HttpClient(host=host, port=int(port), settings=chroma_settings)
+            client.heartbeat()
+        else:
+            client = chromadb.PersistentClient(path=str(root / "chroma"), settings=chroma_settings)
+        return client.get_or_create_collection(
+            settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+    except ValueError as exc:
+        raise StoreError(f"Chroma: {exc}") from None
+    except Exception as exc:  # chromadb raises many kinds when a server is down
+        if settings.chroma:
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma}: {exc}") from None
+        raise
