@@ -59,9 +59,16 @@ def _idf(words: list[str], hits: list[Hit]) -> dict[str, float]:
 
 
 def _usable(span: Span) -> bool:
+    """A sentence worth quoting: not a heading, a fragment, a table row or a contents line."""
     text = span.text
     letters = sum(c.isalpha() for c in text)
-    return 30 <= len(text) <= 700 and letters >= 0.5 * len(text) and "..." not in text
+    return (
+        30 <= len(text) <= 700
+        and letters >= 0.5 * len(text)
+        and "..." not in text
+        and not text.lstrip().startswith("#")
+        and len(text.split()) >= 6
+    )
 
 
 def extractive_answer(

@@ -38,11 +38,23 @@ class Span:
     text: str
 
 
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:No|Nos|Art|Arts|art|para|paras|e\.g|i\.e|cf|vs|etc|Mr|Mrs|Ms|Dr|St|Vol|vol|p|pp|Fig|fig|Inc|Ltd|Co|Jr|Sr)"
+    r"|\b[A-Z]|\b(?:[A-Z]\.){1,3}[A-Z])\.$"
+)
+
+
 def sentence_spans(text: str) -> list[Span]:
-    """Sentences (and list items / lines) of a passage with their offsets, whitespace trimmed."""
+    """Sentences (and list items / lines) of a passage with their offsets, whitespace trimmed.
+
+    A full stop after an abbreviation ("No. 29", "U.S.", "e.g.") does not end a sentence.
+    """
     spans: list[Span] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
+        if text[m.start() - 1 : m.start()] == "." and _ABBREVIATION.search(text[max(0, m.start() - 8) : m.start()]):
+            if "\n" not in m.group(0):
+                continue
         _add_span(spans, text, pos, m.start())
         pos = m.end()
     _add_span(spans, text, pos, len(text))
@@ -97,7 +109,7 @@ def make_citation(n: int, hit: Hit, quote: str, page_label: str | None = None) -
         source=hit.chunk.source,
         title=hit.chunk.title,
         page=hit.chunk.page,
-        quote=quote,
+        quote=" ".join(quote.split()),
         url=meta.get("url"),
         score=round(float(hit.score), 4),
         chunk_id=hit.chunk.id,
@@ -123,7 +135,8 @@ def check_citations(
     """Keep only [n] markers that name a retrieved source supporting their sentence.
 
     Surviving sources are renumbered 1..m in order of first use, and each gets the quote
-    (a verbatim sentence of its chunk) that best matches the first claim citing it.
+    (a verbatim sentence of its chunk) that best matches the first claim citing it. A
+    sentence whose every citation failed is dropped from the text (and reported).
     `judge(sentence, passage)`, when given, must also agree (an LLM check).
     """
     removed: list[RemovedCitation] = []
@@ -154,6 +167,8 @@ def check_citations(
                 if renumber[n] not in kept:
                     kept.append(renumber[n])
         body = MARKER.sub("", sentence).rstrip()
+        if MARKER.search(sentence) and not kept:
+            continue  # a claim whose every citation failed is not shown as if it were sourced
         out.append(body + "".join(f" [{k}]" for k in kept) if body else "")
     joined = _join(out)
     return CheckedAnswer(joined, citations, removed)

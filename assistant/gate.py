@@ -54,7 +54,21 @@ def key_terms(question: str) -> list[str]:
     return [t for t in terms if not (t.lower() in seen or seen.add(t.lower()))]
 
 
-def _present(term: str, text: str) -> bool:
+def acronyms(text: str) -> set[str]:
+    """Initials of capitalised name sequences ("Department of Homeland Security" → "DHS"),
+    so a question's acronym counts as present when the text spells the name out."""
+    found: set[str] = set()
+    for m in re.finditer(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|and|for|the|on|&)\s+|\s+)?)+", text):
+        words = [w for w in re.split(r"\s+", m.group(0).strip()) if w and w[0].isupper()]
+        for i in range(len(words)):
+            for j in range(i + 2, min(len(words), i + 6) + 1):
+                found.add("".join(w[0] for w in words[i:j]))
+    return found
+
+
+def _present(term: str, text: str, initials: set[str]) -> bool:
+    if term.isupper() and term in initials:
+        return True
     if term[0].isdigit():
         digits = term.replace(",", "").replace(".", "")
         flat = re.sub(r"(?<=\d)[,.\s](?=\d{3}\b)", "", text)
@@ -66,7 +80,8 @@ def _present(term: str, text: str) -> bool:
 def gather_evidence(question: str, hits: list[Hit], best_similarity: float) -> Evidence:
     text = " ".join(f"{h.chunk.title} {h.chunk.metadata.get('publisher', '')} {h.chunk.text}" for h in hits)
     terms = key_terms(question)
-    return Evidence(best_similarity, terms, [t for t in terms if not _present(t, text)])
+    initials = acronyms(text)
+    return Evidence(best_similarity, terms, [t for t in terms if not _present(t, text, initials)])
 
 
 def should_abstain(evidence: Evidence, min_similarity: float = MIN_SIMILARITY) -> bool:

@@ -378,16 +378,18 @@ class Fetcher:
                         return _Response("redirect", r.status_code, dict(r.headers), location)
                     if r.status_code == 304:
                         return _Response("not_modified", 304, dict(r.headers))
-                    if r.status_code in _RETRYABLE and attempt < attempts:
+                    retry = r.status_code in _RETRYABLE and attempt < attempts
+                    if retry:
                         wait = max(wait, self._retry_after(r.headers.get("retry-after")))
-                        time.sleep(wait)
-                        continue
-                    if r.status_code >= 400:
+                    elif r.status_code >= 400:
                         raise IngestError(origin, f"HTTP {r.status_code} {r.reason_phrase}{after}".strip())
-                    if not 200 <= r.status_code < 300:
+                    elif not 200 <= r.status_code < 300:
                         raise IngestError(origin, f"unexpected HTTP {r.status_code} {r.reason_phrase}".strip())
-                    sha = self._read_body(r, sink, pdf, cap, origin)
-                    return _Response("ok", r.status_code, dict(r.headers), sha256=sha)
+                    else:
+                        sha = self._read_body(r, sink, pdf, cap, origin)
+                        return _Response("ok", r.status_code, dict(r.headers), sha256=sha)
+                time.sleep(wait)  # a retryable status; the response is closed while we wait
+                continue
             except httpx.TimeoutException:
                 if attempt < attempts:
                     time.sleep(wait)
@@ -511,12 +513,12 @@ class ResourcePage:
 
 
 @dataclass
-class Download:
-    """A fetched download and every (page, download line) that links to it."""
+class FetchedDownload:
+    """A fetched download and every (page, download line) that links to it (page None: a direct URL)."""
 
     url: str
     fetched: Fetched
-    links: list[tuple[ResourcePage, Any]]
+    links: list[tuple[ResourcePage | None, Any]]
 
 
 @dataclass
@@ -524,7 +526,7 @@ class CrawlResult:
     """What a crawl found: resource pages, fetched downloads and failures (URL → reason)."""
 
     pages: list[ResourcePage] = field(default_factory=list)
-    downloads: list[Download] = field(default_factory=list)
+    downloads: list[FetchedDownload] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     pages_fetched: int = 0
     skipped_pages: int = 0
@@ -599,14 +601,14 @@ class _Crawler:
                 return True
         return False
 
-    def sitemap(self, url: str, depth: int, required: bool = False) -> bool:
+    def sitemap(self, url: str, depth: int, required: bool = False, fetched: Fetched | None = None) -> bool:
         """Queue a sitemap's pages (recursing into indexes); False if it could not be read."""
         if url in self.sitemaps_seen or len(self.sitemaps_seen) >= self.f.options.max_sitemaps:
             return url in self.sitemaps_seen
         self.sitemaps_seen.add(url)
         self.notify(f"reading sitemap {url}", len(self.sitemaps_seen), 0)
         try:
-            fetched = self.f.fetch(url)
+            fetched = fetched or self.f.fetch(url)
             children, pages = _parse_sitemap(fetched.path.read_bytes(), url, self.f.options.max_bytes)
         except IngestError as exc:
             if required:
@@ -631,10 +633,9 @@ class _Crawler:
             return
         self.result.not_modified += fetched.not_modified
         media = _media_type(fetched.content_type)
-        if "xml" in media and "html" not in media:
+        if "xml" in media and "html" not in media:  # a sitemap given as a page URL
             self.result.pages_fetched -= 1
-            self.sitemaps_seen.discard(url)
-            self.sitemap(url, 0, required=True)
+            self.sitemap(url, 0, required=True, fetched=fetched)
             return
         if media and "html" not in media:
             self.fail(url, f"not an HTML page (the server sent {media})")
@@ -679,7 +680,7 @@ class _Crawler:
                 self.fail(url, exc.reason)
                 continue
             self.result.not_modified += fetched.not_modified
-            self.result.downloads.append(Download(url, fetched, links))  # type: ignore[arg-type]
+            self.result.downloads.append(FetchedDownload(url, fetched, links))
 
 
 def crawl(
@@ -724,7 +725,7 @@ def _record_meta(record: ResourceRecord) -> dict[str, Any]:
     return meta
 
 
-def _page_source(page: ResourcePage) -> SourceFile | None:
+def _page_source(page: ResourcePage, canonical: dict[str, str]) -> SourceFile | None:
     """The page's own description and download lines as a text document."""
     text = page.record.text()
     if not text.strip():
@@ -739,29 +740,38 @@ def _page_source(page: ResourcePage) -> SourceFile | None:
     if first and first.year:
         meta["year"] = first.year
     meta.update(_record_meta(record))
-    downloads = [_normal(d.url) for d in record.downloads if d.url]
+    downloads = [canonical.get(_normal(d.url), _normal(d.url)) for d in record.downloads if d.url]
     if downloads:
         meta["downloads"] = _join(dict.fromkeys(downloads))
     return SourceFile(path=page.path, source=page.url, metadata=meta, text=text)
 
 
-def _download_sources(downloads: list[Download], stored: dict[str, Any]) -> list[SourceFile]:
-    """One SourceFile per distinct file content: the same PDF at two URLs is one document."""
-    groups: dict[str, list[Download]] = {}
+def _groups(downloads: list[FetchedDownload], stored: dict[str, Any]) -> list[list[FetchedDownload]]:
+    """Downloads grouped by content hash, primary first (the URL already stored, else the first seen)."""
+    groups: dict[str, list[FetchedDownload]] = {}
     for dl in downloads:
         groups.setdefault(dl.fetched.sha256, []).append(dl)
     out = []
     for group in groups.values():
         primary = next((dl for dl in group if dl.url in stored), group[0])
-        links = [link for dl in group for link in dl.links]
-        pages = list(dict.fromkeys(page.url for page, _ in links if page is not None))
+        out.append([primary, *(dl for dl in group if dl is not primary)])
+    return out
+
+
+def _download_sources(
+    groups: list[list[FetchedDownload]], canonical: dict[str, str], stored: dict[str, Any]
+) -> list[SourceFile]:
+    """One SourceFile per distinct file content: the same PDF at two URLs is one document."""
+    out = []
+    for group in groups:
+        primary = group[0]
+        # the primary URL's own links first; keep the page the stored document names, if still linked
+        links = [(pg, line) for dl in group for pg, line in dl.links if pg is not None]
+        pages = list(dict.fromkeys(pg.url for pg, _ in links))
         old = stored.get(primary.url)
         old_meta = old.metadata if old else {}
-        resource_url = old_meta.get("resource_url") if old_meta.get("resource_url") in pages else None
-        page, line = next(
-            (link for link in primary.links if link[0] is not None and (resource_url is None or link[0].url == resource_url)),
-            next((link for link in links if link[0] is not None), (None, None)),
-        )
+        chosen = next((link for link in links if link[0].url == old_meta.get("resource_url")), None)
+        page, line = chosen or (links[0] if links else (None, None))
         meta: dict[str, Any] = {"url": primary.url}
         if page is not None and line is not None:
             record = page.record
@@ -774,7 +784,8 @@ def _download_sources(downloads: list[Download], stored: dict[str, Any]) -> list
                 "resource_title": record.title,
             }.items() if v})
             meta.update(_record_meta(record))
-            others = [(_normal(d.url), d.language) for d in record.downloads if d.url and _normal(d.url) != primary.url]
+            others = [(canonical.get(_normal(d.url), _normal(d.url)), d.language) for d in record.downloads if d.url]
+            others = [(u, lang) for u, lang in others if u != primary.url]
             others = list(dict.fromkeys(others))
             if others:
                 meta["related"] = _join(u for u, _ in others)
@@ -794,12 +805,14 @@ def _download_sources(downloads: list[Download], stored: dict[str, Any]) -> list
 
 def source_files(result: CrawlResult, stored: dict[str, Any] | None = None) -> list[SourceFile]:
     """SourceFiles for the pipeline: every resource page's description and every distinct download."""
+    groups = _groups(result.downloads, stored or {})
+    canonical = {dl.url: group[0].url for group in groups for dl in group}
     files: dict[str, SourceFile] = {}
     for page in result.pages:
-        sf = _page_source(page)
+        sf = _page_source(page, canonical)
         if sf is not None:
             files.setdefault(sf.source, sf)
-    for sf in _download_sources(result.downloads, stored or {}):
+    for sf in _download_sources(groups, canonical, stored or {}):
         files.setdefault(sf.source, sf)
     return list(files.values())
 
