@@ -52,9 +52,11 @@ def sentence_spans(text: str) -> list[Span]:
     spans: list[Span] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
-        if text[m.start() - 1 : m.start()] == "." and _ABBREVIATION.search(text[max(0, m.start() - 8) : m.start()]):
-            if "\n" not in m.group(0):
-                continue
+        after_abbreviation = text[m.start() - 1 : m.start()] == "." and _ABBREVIATION.search(
+            text[max(0, m.start() - 8) : m.start()]
+        )
+        if after_abbreviation and "\n" not in m.group(0):
+            continue
         _add_span(spans, text, pos, m.start())
         pos = m.end()
     _add_span(spans, text, pos, len(text))

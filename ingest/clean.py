@@ -70,9 +70,10 @@ def _line_key(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip().lower())
 
 
-def repeated_edge_lines(pages: list[str], edge: int = 2, min_share: float = 0.5) -> set[str]:
+def repeated_edge_lines(pages: list[str], edge: int = 3, min_share: float = 0.3) -> set[str]:
     """Keys of lines that recur in the first/last `edge` lines of most pages: running headers,
-    footers and page numbers (digits are normalised, so "Page 3" and "Page 4" match)."""
+    footers and page numbers (digits are normalised, so "Page 3" and "Page 4" match). A share
+    of 0.3 catches headers that alternate between odd and even pages."""
     if len(pages) < 3:
         return set()
     counts: Counter[str] = Counter()
@@ -84,7 +85,7 @@ def repeated_edge_lines(pages: list[str], edge: int = 2, min_share: float = 0.5)
     return {k for k, c in counts.items() if c >= threshold and len(k) < 120}
 
 
-def strip_edge_lines(text: str, keys: set[str], edge: int = 2) -> str:
+def strip_edge_lines(text: str, keys: set[str], edge: int = 3) -> str:
     """Remove header/footer lines (by key) from the top and bottom `edge` lines of a page."""
     if not keys:
         return text

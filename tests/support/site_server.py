@@ -41,6 +41,7 @@ LAST_MODIFIED = "Wed, 01 Jan 2025 00:00:00 GMT"
 INDICATORS_PAGE = "/resources/human-trafficking-indicators/"
 RETAIL_PAGE = "/resources/awareness-guide-convenience-retail/"
 FAQ_PAGE = "/resources/forced-child-labour-faq/"
+ABOUT_PAGE = "/about/"
 BROKEN_PAGE = "/resources/annual-monitoring-report/"
 MISSING_PAGE = "/resources/withdrawn-handbook/"
 ERROR_PAGE = "/resources/database-error/"
@@ -342,7 +343,7 @@ class ResourceSite:
         teasers = [(RESOURCES[p].title, p, RESOURCES[p].paragraphs[0][:90]) for p in posts if p in RESOURCES]
         extra = [("Staff area", "/private/staff-notes/")] if self.hostile else []
         self.routes["/"] = Route(listing_html(teasers, extra).encode(), html)
-        self.routes["/about/"] = Route(about_html().encode(), html)
+        self.routes[ABOUT_PAGE] = Route(about_html().encode(), html)
         guidance = [t for t in teasers if "Guidance" in RESOURCES[t[1]].categories]
         self.routes["/category/guidance/"] = Route(listing_html(guidance, []).encode(), html)
         for path, res in RESOURCES.items():

@@ -1,0 +1,186 @@
+"""The plain llama-index pipeline Lantern is measured against.
+
+pypdf pages as llama-index Documents, `SentenceSplitter()` defaults (1,024 tokens),
+all-MiniLM-L6-v2 through `HuggingFaceEmbedding`, Chroma, dense retrieval only. This is
+what a developer gets by following the llama-index starter tutorial over the same files,
+so a report can say how much Lantern's own chunking, hybrid search and answering add.
+
+The baseline builds its own index from each document's ORIGINAL file (the path the store
+ledger records at ingest), not from Lantern's cleaned pages: cleaning is part of what is
+being compared. The index is cached under `<out>/baseline-index`, keyed by a hash of the
+source list and content hashes, so a second run over the same store skips the embedding.
+llama-index is imported here only, and only when a baseline is requested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import offline_environment
+
+BASELINE_VERSION = "1"  # bump when the pipeline below changes, so stale caches are rebuilt
+DEPTH = 10  # chunks retrieved per question: top 5 for @5 metrics, 10 for nDCG@10
+_NO_PAGE = 0  # Chroma metadata cannot hold None: 0 stands for "a file without pages"
+
+
+@dataclass
+class BaselineHit:
+    """One retrieved baseline chunk: the same (source, page) keys Lantern's hits carry."""
+
+    source: str
+    page: int | None
+    score: float
+    text: str
+
+
+@dataclass
+class BaselineIndex:
+    """A built (or reloaded) baseline index and the facts a report states about it."""
+
+    retriever: Any
+    path: Path
+    collection: str
+    chunks: int
+    documents: int
+    built: bool
+    seconds: float
+    notes: list[str]
+
+    def retrieve(self, question: str) -> tuple[list[BaselineHit], float]:
+        """The top-`DEPTH` chunks for a question, best first, and the milliseconds it took."""
+        t0 = time.perf_counter()
+        nodes = self.retriever.retrieve(question)
+        ms = (time.perf_counter() - t0) * 1000
+        hits = []
+        for n in nodes:
+            meta = n.node.metadata or {}
+            page = meta.get("page", _NO_PAGE)
+            hits.append(
+                BaselineHit(
+                    source=str(meta.get("file", "")),
+                    page=None if page in (None, _NO_PAGE) else int(page),
+                    score=float(n.score or 0.0),
+                    text=n.node.get_content(),
+                )
+            )
+        return hits, ms
+
+
+def _log(message: str) -> None:
+    print(f"baseline: {message}", file=sys.stderr, flush=True)
+
+
+def _pages_of(path: Path) -> list[tuple[int | None, str]]:
+    """(page, text) of a file as a tutorial reader gives them: pypdf pages, or the whole text file."""
+    if path.suffix.lower() == ".pdf":
+        from pypdf import PdfReader
+
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        reader = PdfReader(str(path))
+        return [(i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
+    return [(None, path.read_text(encoding="utf-8", errors="replace"))]
+
+
+def _documents(store: Any) -> tuple[list[Any], list[str]]:
+    """llama-index Documents (metadata file=source, page) from each document's original file.
+
+    A document whose original file has gone falls back to the store's copy of it; one with no
+    file at all (text captured from the web) falls back to the store's page texts. Each
+    fallback is noted in the report.
+    """
+    from llama_index.core import Document
+
+    docs: list[Any] = []
+    notes: list[str] = []
+    for rec in store.documents():
+        original = rec.metadata.get("path")
+        path = Path(original) if original else None
+        if path is None or not path.is_file():
+            path = store.file_path(rec.source)
+            if path is not None:
+                notes.append(f"{rec.source}: original file missing, read the store's copy")
+        if path is not None:
+            pages = _pages_of(path)
+        else:
+            rows = store.db.execute(
+                "SELECT page, text FROM pages WHERE source=? ORDER BY page", (rec.source,)
+            ).fetchall()
+            pages = [(None if p == 0 else int(p), t) for p, t in rows]
+            notes.append(f"{rec.source}: no file, used the store's page text")
+        for page, text in pages:
+            if text.strip():
+                meta = {"file": rec.source, "page": _NO_PAGE if page is None else page}
+                docs.append(Document(text=text, metadata=meta))
+    return docs, notes
+
+
+def _cache_key(store: Any, model_path: str) -> str:
+    """Hash of what the index depends on: sources, their content hashes, model and pipeline version."""
+    sources = sorted((d.source, d.sha256) for d in store.documents())
+    blob = json.dumps({"sources": sources, "model": Path(model_path).name, "version": BASELINE_VERSION})
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
+    """Build the baseline index for a store's documents, or reload it from `work_dir` if cached."""
+    offline_environment()
+    import chromadb
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from ingest.embed import minilm_path
+
+    t0 = time.perf_counter()
+    model_path = str(minilm_path())
+    key = _cache_key(store, model_path)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    name = f"baseline-{key}"
+    done_marker = work_dir / f"{name}.done"
+    client = chromadb.PersistentClient(
+        path=str(work_dir), settings=chromadb.config.Settings(anonymized_telemetry=False)
+    )
+    embed = HuggingFaceEmbedding(model_name=model_path, embed_batch_size=32)
+    notes: list[str] = []
+    built = False
+    if done_marker.exists():
+        collection = client.get_or_create_collection(name)
+        if collection.count() == 0:
+            done_marker.unlink()
+    if not done_marker.exists():
+        try:
+            client.delete_collection(name)  # a half-built one from an interrupted run
+        except Exception:  # noqa: BLE001 - chromadb raises different types for "not found"
+            pass
+        collection = client.get_or_create_collection(name)
+        docs, notes = _documents(store)
+        _log(f"building its index from {len(docs)} pages (cached in {work_dir})")
+        nodes = SentenceSplitter().get_nodes_from_documents(docs)
+        vector_store = ChromaVectorStore(chroma_collection=collection)
+        storage = StorageContext.from_defaults(vector_store=vector_store)
+        VectorStoreIndex(nodes, storage_context=storage, embed_model=embed)
+        done_marker.write_text(json.dumps({"notes": notes, "documents": len(store.documents())}))
+        built = True
+    else:
+        notes = json.loads(done_marker.read_text()).get("notes", [])
+    collection = client.get_or_create_collection(name)
+    vector_store = ChromaVectorStore(chroma_collection=collection)
+    index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed)
+    return BaselineIndex(
+        retriever=index.as_retriever(similarity_top_k=DEPTH),
+        path=work_dir,
+        collection=name,
+        chunks=collection.count(),
+        documents=len(store.documents()),
+        built=built,
+        seconds=time.perf_counter() - t0,
+        notes=notes,
+    )
