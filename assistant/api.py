@@ -21,7 +21,7 @@ from typing import Any
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
 from .chat import Conversation
 from .cite import check_citations
-from .errors import EmptyStore, StoreError
+from .errors import EmptyStore
 from .gate import MIN_SIMILARITY, Evidence, gather_evidence, should_abstain
 from .retrieve import Filters, Retriever, SearchResult
 from .settings import Settings, offline_environment
@@ -43,13 +43,7 @@ class Lantern:
 
         self.settings = settings
         self.store = Store.open(settings)
-        built_with = self.store.get_meta("embedder")
-        wanted = embedder_name(settings)
-        if built_with and built_with.split("-onnx")[0] != wanted.split("-onnx")[0]:
-            raise StoreError(
-                f"store {settings.store} was built with embedder {built_with!r}; set embed_backend/embed_model "
-                f"to match (now {wanted!r})"
-            )
+        self.store.check_embedder(embedder_name(settings), record=False)
         self.embedder = make_embedder(settings)
         self.retriever = Retriever(self.store, self.embedder, settings.fusion)
         self.llm: LLMClient | None = LLMClient(settings) if settings.use_llm else None

@@ -118,6 +118,8 @@ def make_citation(n: int, hit: Hit, quote: str, page_label: str | None = None) -
         page_label=page_label or meta.get("page_label"),
         publisher=meta.get("publisher"),
         year=meta.get("year"),
+        resource_url=meta.get("resource_url"),
+        resource_title=meta.get("resource_title"),
     )
 
 

@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print one JSON summary and no progress bar")
     p.add_argument("--max-pages", type=int, default=50, help="URL ingest: most pages to fetch")
+    p.add_argument("--crawl-interval", type=float, default=1.0, metavar="SECONDS",
+                   help="URL ingest: least time between two requests to one host")
     p.add_argument("--same-site", action=argparse.BooleanOptionalAction, default=True,
                    help="URL ingest: follow links only on the starting site (default on)")
     p.set_defaults(run=_cmd_ingest)
@@ -131,9 +133,10 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     progress = None if args.json else print_progress()
     report = ingest(paths, settings, prune=args.prune, progress=progress) if paths else IngestReport()
     if urls:
-        from ingest.web import ingest_urls
+        from ingest.web import CrawlOptions, ingest_urls
 
-        web = ingest_urls(urls, settings, max_pages=args.max_pages, same_site=args.same_site, progress=progress)
+        web = ingest_urls(urls, settings, max_pages=args.max_pages, same_site=args.same_site, progress=progress,
+                          options=CrawlOptions(min_interval=args.crawl_interval))
         report = web.merged_with(report) if paths else web
     if args.json:
         _print_json(report.to_dict())

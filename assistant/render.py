@@ -27,6 +27,8 @@ def render_answer(answer: Answer, width: int = 100) -> str:
         lines.append("\nSources:")
         for c in answer.citations:
             lines.append(f"  [{c.n}] {_where(c.title, c.page, c.page_label)}" + (f"  {c.url}" if c.url else ""))
+            if c.resource_url and c.resource_url != c.url:
+                lines.append(f"      from the resource page {c.resource_title or ''} {c.resource_url}".rstrip())
             lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 6), "      "))
     if answer.removed_citations:
         lines.append(f"\n{len(answer.removed_citations)} citation(s) removed by the checker:")

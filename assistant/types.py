@@ -70,6 +70,8 @@ class Citation:
     page_label: str | None = None
     publisher: str | None = None
     year: int | None = None
+    resource_url: str | None = None  # the resource-library page a downloaded PDF came from
+    resource_title: str | None = None
 
 
 @dataclass

@@ -14,6 +14,7 @@ llama-index is imported here only, and only when a baseline is requested.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -156,10 +157,9 @@ def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
         if collection.count() == 0:
             done_marker.unlink()
     if not done_marker.exists():
-        try:
-            client.delete_collection(name)  # a half-built one from an interrupted run
-        except Exception:  # noqa: BLE001 - chromadb raises different types for "not found"
-            pass
+        # a half-built one from an interrupted run; chromadb raises various types for "not found"
+        with contextlib.suppress(Exception):
+            client.delete_collection(name)
         collection = client.get_or_create_collection(name)
         docs, notes = _documents(store)
         _log(f"building its index from {len(docs)} pages (cached in {work_dir})")

@@ -19,7 +19,8 @@ from .clean import guess_language
 from .embed import MAX_TOKENS, load_tokenizer
 
 TITLE_TOKENS = 40  # budget for the title line prepended when embedding
-CHROMA_KEYS = ("title", "publisher", "year", "language", "doc_type", "url", "page_label", "section")
+CHROMA_KEYS = ("title", "publisher", "year", "language", "doc_type", "url", "page_label", "section", "resource_url",
+               "resource_title", "related")
 
 
 @lru_cache(maxsize=1)

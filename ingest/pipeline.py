@@ -24,7 +24,7 @@ from assistant.settings import Settings
 
 from .load import SourceFile, discover
 
-PIPELINE_VERSION = "2"  # bump when cleaning or chunking changes, to re-ingest everything
+PIPELINE_VERSION = "3"  # bump when cleaning or chunking changes, to re-ingest everything
 
 ProgressCallback = Callable[[str, int, int], None]  # (message, done, total)
 
@@ -262,7 +262,7 @@ def _prune(store, current: set[str], notify: ProgressCallback) -> int:
     removed = 0
     for doc in store.documents(include_pending=True):
         path = doc.metadata.get("path")
-        if doc.source in current:
+        if doc.source in current or (doc.state == "complete" and doc.source.startswith(("http://", "https://"))):
             continue
         if doc.state == "complete" and (not path or Path(path).exists()):
             continue

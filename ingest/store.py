@@ -130,11 +130,13 @@ class Store:
         """Bumped on every change of the chunk set: derived indexes compare against it."""
         return int(self.get_meta("generation") or 0)
 
-    def check_embedder(self, name: str, dim: int | None = None) -> None:
-        """Refuse to mix vectors of two embedding models in one store."""
+    def check_embedder(self, name: str, record: bool = True) -> None:
+        """Refuse to mix vectors of two embedding models in one store (`record`: remember
+        `name` as the store's model when it has none yet)."""
         stored = self.get_meta("embedder")
         if stored is None:
-            self.set_meta("embedder", name)
+            if record:
+                self.set_meta("embedder", name)
             return
         family = lambda n: n.split("-onnx")[0]  # noqa: E731 - ONNX/torch MiniLM share one space
         if family(stored) != family(name):

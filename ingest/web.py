@@ -54,7 +54,7 @@ USER_AGENT = "Lantern/0.1 (+resource-library ingest)"
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {429, 500, 502, 503, 504}
 _PDF_TYPES = {"application/pdf", "application/x-pdf", "application/octet-stream", "binary/octet-stream",
-              "application/download", "application/force-download", ""}
+              "application/download", "application/force-download", "application/x-download", ""}
 _NOT_PAGE_EXT = re.compile(
     r"\.(?:pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|zip|rar|7z|gz|jpe?g|png|gif|svg|webp|ico|bmp|tiff?|mp[34]|"
     r"m4a|mov|avi|wav|css|js|json|xml|txt|csv|epub)$", re.I)
@@ -580,6 +580,7 @@ class _Crawler:
             url, depth = self.queue.popleft()
             if self.result.pages_fetched >= self.max_pages:
                 self.result.skipped_pages += 1
+                self.notify(f"--max-pages {self.max_pages} reached: not fetching {url}", self.max_pages, 0)
                 continue
             self.page(url, depth)
         self.downloads(direct_pdfs)
@@ -669,7 +670,7 @@ class _Crawler:
         for url in direct_pdfs:
             linked.setdefault(url, []).append((None, None))
         for n, (url, links) in enumerate(linked.items(), 1):
-            self.notify(f"downloading {url}", n, len(linked))
+            self.notify(f"downloading {url} ({n}/{len(linked)})", n, 0)
             bad = _UNSUPPORTED_DOWNLOAD.search(urlsplit(url).path)
             if bad:
                 self.fail(url, f"unsupported download type .{bad.group(1).lower()} (Lantern reads PDFs); not fetched")
@@ -838,6 +839,8 @@ def ingest_urls(
     else:
         report = IngestReport(documents=len([d for d in stored.values() if d.state == "complete"]),
                               chunks=sum(d.chunks for d in stored.values() if d.state == "complete"))
+        if progress:
+            progress("done", 1, 1)
     by_path: dict[str, str] = {str(sf.path): sf.source for sf in files}
     pipeline_failed = [{"path": by_path.get(f["path"], f["path"]), "error": f["error"]} for f in report.failed]
     report.failed = [{"path": url, "error": reason} for url, reason in result.failed.items()] + pipeline_failed

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ FAQ_URL = "/wp-content/uploads/2017/11/eo-13126-faq.pdf"
 FAKE_PDF = "/wp-content/uploads/2022/01/monitoring-report.pdf"  # an HTML page served as application/pdf
 OVERSIZE_PDF = "/wp-content/uploads/2022/01/monitoring-report-annex.pdf"  # streamed, no Content-Length
 PRIVATE_PDF = "/private/internal-briefing.pdf"  # disallowed by robots.txt
+DECLARED_BIG_PDF = "/wp-content/uploads/2022/01/declared-big.pdf"  # Content-Length over the cap
+HOPS = "/hop/"  # /hop/N/ redirects to /hop/N+1/ up to /hop/10/: a chain longer than 5 redirects
 
 GOOD_PAGES = (INDICATORS_PAGE, RETAIL_PAGE, FAQ_PAGE)
 HOSTILE_PAGES = (BROKEN_PAGE, MISSING_PAGE, ERROR_PAGE, SLOW_PAGE, LOOP_PAGE)
@@ -362,6 +365,8 @@ class ResourceSite:
         self.routes[FAKE_PDF] = Route(
             b"<!DOCTYPE html><html><head><title>Log in</title></head><body>Please log in.</body></html>", pdf)
         self.routes[PRIVATE_PDF] = Route(indicators, pdf)
+        self.routes[DECLARED_BIG_PDF] = Route(b"%PDF-1.4\n" + b"0" * self.oversize_bytes, pdf)
+        self.routes[f"{HOPS}10/"] = Route(about_html().encode(), html)
         self.routes[SLOW_PAGE] = Route(resource_html(RESOURCES[INDICATORS_PAGE]).encode(), html)
 
     def etag(self, route: Route) -> str:
@@ -393,6 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, site: ResourceSite, path: str) -> None:
         if path in site.overrides:
             return self._plain(site.overrides[path], "gone for this test")
+        hop = re.fullmatch(rf"{HOPS}(\d+)/", path)
+        if hop and int(hop.group(1)) < 10:
+            return self._redirect(f"{HOPS}{int(hop.group(1)) + 1}/")
         if site.hostile:
             if path == ERROR_PAGE:
                 return self._plain(500, "Error establishing a database connection")
