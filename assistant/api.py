@@ -5,9 +5,9 @@
     for piece in (stream := lantern.stream("...")): print(piece, end="")
     stream.answer.citations
 
-One instance is safe to share between threads (the UI does): the store gives each thread
-its own SQLite connection and the retriever reloads its keyword index when an ingest
-changes the store.
+One instance is safe to share between threads (the UI does): the store's SQLite connection
+is serialised by sqlite3, Chroma is opened once under a lock, and the retriever reloads its
+keyword index when an ingest changes the store.
 """
 
 from __future__ import annotations
@@ -20,9 +20,16 @@ from typing import Any
 
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
 from .chat import Conversation
-from .cite import check_citations
+from .cite import check_citations, complete_sentences
 from .errors import EmptyStore
-from .gate import MIN_SIMILARITY, Evidence, gather_evidence, should_abstain
+from .gate import (
+    MIN_FOREIGN_COVERAGE,
+    MIN_SIMILARITY,
+    Evidence,
+    gather_evidence,
+    gather_foreign_evidence,
+    should_abstain,
+)
 from .retrieve import Filters, Retriever, SearchResult
 from .settings import Settings, offline_environment
 from .types import Answer, Hit
@@ -109,11 +116,13 @@ class Lantern:
 
         return store_status(self.settings)
 
-    def ingest(self, paths: list[str | Path], prune: bool = False, progress: Callable | None = None):
-        """Add files or folders to this store (same pipeline as `lantern ingest`)."""
+    def ingest(self, paths: list[str | Path], prune: bool = False, progress: Callable | None = None,
+               workers: int | None = None):
+        """Add files or folders to this store (same pipeline as `lantern ingest`). From a
+        threaded server pass `workers=1`: forking worker processes there is unsafe."""
         from ingest.pipeline import ingest
 
-        return ingest([Path(p) for p in paths], self.settings, prune=prune, progress=progress)
+        return ingest([Path(p) for p in paths], self.settings, prune=prune, progress=progress, workers=workers)
 
     def as_retriever(self, filters: dict[str, Any] | None = None, top_k: int | None = None):
         """This retriever as a llama-index `BaseRetriever` (imports llama-index)."""
@@ -151,7 +160,8 @@ class Lantern:
             yield finish(text, None, True)
             return
         evidence = self._evidence(question, result)
-        if should_abstain(evidence, self.settings.abstain_threshold or MIN_SIMILARITY):
+        floor = self.settings.abstain_threshold or (MIN_SIMILARITY if result.english else MIN_FOREIGN_COVERAGE)
+        if should_abstain(evidence, floor):
             yield ABSTAIN_TEXT
             yield finish(ABSTAIN_TEXT, None, True)
             return
@@ -166,27 +176,39 @@ class Lantern:
                 yield sentence + ("] " if not sentence.endswith("]") else "")
             yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
             return
-        history = None
-        pieces: list[str] = []
-        for delta in self.llm.stream(build_messages(question, hits, history)):
-            pieces.append(delta)
-            yield delta
-        raw = "".join(pieces).strip()
+        judge = self.llm.supports if self.settings.llm_check_citations else None
+        raw = ""
+        shown = ""
+        for delta in self.llm.stream(build_messages(question, hits)):
+            raw += delta
+            # Only checked text is shown: re-check the complete sentences so far and pass on
+            # what is new, once it holds a citation that survived (so an answer that ends up
+            # with no citation never shows a word of it).
+            complete = complete_sentences(raw)
+            if not complete or NOT_FOUND.startswith(raw.strip()[: len(NOT_FOUND)]):
+                continue
+            checked = check_citations(complete, hits, judge=judge)
+            if checked.citations and checked.text.startswith(shown) and len(checked.text) > len(shown):
+                yield checked.text[len(shown):]
+                shown = checked.text
+        raw = raw.strip()
         if NOT_FOUND in raw or not raw:
+            yield ABSTAIN_TEXT
             yield finish(ABSTAIN_TEXT, None, True)
             return
-        judge = self.llm.supports if self.settings.llm_check_citations else None
         checked = check_citations(raw, hits, judge=judge)
         if not checked.citations:
             # nothing the model said could be tied to a source: do not present it as an answer
+            yield ABSTAIN_TEXT
             yield finish(ABSTAIN_TEXT, None, True, checked.removed)
             return
+        if checked.text.startswith(shown):
+            yield checked.text[len(shown):]
         yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
 
     def _evidence(self, question: str, result: SearchResult) -> Evidence:
         if not result.english:
-            # MiniLM reads English only: similarity and capitalised words mean little here
-            return Evidence(1.0)
+            return gather_foreign_evidence(question, result.hits)
         return gather_evidence(question, result.hits, result.best_similarity)
 
 

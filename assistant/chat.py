@@ -23,6 +23,8 @@ _CONTINUATION = re.compile(
     re.IGNORECASE,
 )
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there)\b", re.IGNORECASE)
+# "What is the NRM?" is short but whole: a question word, a verb and a subject
+_WHOLE_QUESTION = re.compile(r"^(what|who|which|when|where|how)\s+(is|are|was|were|do|does|did|can|should|must)\s+\S", re.I)
 
 CONDENSE_PROMPT = (
     "Rewrite the user's last message as one standalone question that can be understood without the "
@@ -33,7 +35,9 @@ CONDENSE_PROMPT = (
 def is_follow_up(question: str) -> bool:
     """A question that needs the conversation to make sense."""
     q = question.strip()
-    return bool(_CONTINUATION.match(q)) or len(content_words(q)) <= 2 or bool(_PRONOUN.search(q))
+    if _CONTINUATION.match(q) or _PRONOUN.search(q):
+        return True
+    return len(content_words(q)) <= 2 and not _WHOLE_QUESTION.match(q)
 
 
 def carry_over(question: str, previous: str) -> str:

@@ -86,6 +86,14 @@ def content_words(text: str) -> list[str]:
     return [_stem(w) for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers a text states, thousands separators dropped ("2,500" -> "2500")."""
+    return {re.sub(r"[.,](?=\d{3}\b)", "", m) for m in _NUMBER.findall(text)}
+
+
 def support_score(sentence: str, passage: str) -> float:
     """Share of the sentence's content words that the passage contains (0..1)."""
     words = content_words(sentence)
@@ -161,6 +169,10 @@ def check_citations(
                 if score < threshold:
                     removed.append(RemovedCitation(n, claim, f"source [{n}] does not support this sentence (overlap {score:.2f})"))
                     continue
+                wrong = sorted(_numbers(claim) - _numbers(passage))
+                if wrong:  # "45 days" is not supported by a page that says "30 days"
+                    removed.append(RemovedCitation(n, claim, f"source [{n}] does not support this sentence ({', '.join(wrong)} not in it)"))
+                    continue
                 if judge is not None and not judge(claim, passage):
                     removed.append(RemovedCitation(n, claim, f"source [{n}] does not support this sentence (LLM check)"))
                     continue
@@ -193,6 +205,13 @@ def _answer_sentences(text: str) -> list[str]:
             parts[-1] = parts[-1] + pieces[i + 1]
         sentences.extend(p.strip() for p in parts if p.strip())
     return sentences
+
+
+def complete_sentences(text: str) -> str:
+    """The part of a text being streamed that ends at a finished claim (sentence end, or
+    citation markers followed by more text); "" while the first is still being written."""
+    ends = [m.end() for m in re.finditer(r"[.!?](?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s)|\](?=\s+\S)", text)]
+    return text[: ends[-1]] if ends else ""
 
 
 def _join(sentences: list[str]) -> str:

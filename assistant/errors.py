@@ -28,6 +28,9 @@ class IngestError(LanternError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self):  # picklable, so a worker process can report it
+        return (type(self), (self.path, self.reason))
+
 
 class StoreError(LanternError):
     pass
@@ -56,3 +59,6 @@ class DatasetError(LanternError):
         self.path = path
         self.line = line
         self.reason = reason
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.line, self.reason))

@@ -17,6 +17,7 @@ from .cite import STOPWORDS
 from .types import Hit
 
 MIN_SIMILARITY = 0.35  # below this best-passage cosine, nothing retrieved is about the question
+MIN_FOREIGN_COVERAGE = 0.4  # questions not in English: share of their words found in the hits
 _GENERIC_CAPS = {
     "what", "which", "who", "how", "when", "where", "why", "does", "did", "is", "are", "the", "a", "an", "in",
     "according", "under", "give", "list", "name", "and", "for", "of", "to", "on", "by", "with", "from",
@@ -74,7 +75,7 @@ def _present(term: str, text: str, initials: set[str]) -> bool:
         flat = re.sub(r"(?<=\d)[,.\s](?=\d{3}\b)", "", text)
         return re.search(rf"(?<![\d]){re.escape(digits)}(?![\d])", flat) is not None
     stem = term.lower()[: max(4, len(term) - 2)]  # "Dutch" ~ "Dutch", "Texas" ~ "Texan"
-    return stem in text.lower()
+    return re.search(rf"\b{re.escape(stem)}", text.lower()) is not None  # "Oman" is not in "woman"
 
 
 def gather_evidence(question: str, hits: list[Hit], best_similarity: float) -> Evidence:
@@ -82,6 +83,31 @@ def gather_evidence(question: str, hits: list[Hit], best_similarity: float) -> E
     terms = key_terms(question)
     initials = acronyms(text)
     return Evidence(best_similarity, terms, [t for t in terms if not _present(t, text, initials)])
+
+
+def gather_foreign_evidence(question: str, hits: list[Hit]) -> Evidence:
+    """Evidence for a question not in English: MiniLM's similarity means little there, so
+    count the question's longer words (or their glossary translations) found in the hits."""
+    from ingest.clean import _STOP_SETS
+
+    from .retrieve import GLOSSARY
+
+    stop = set().union(*_STOP_SETS.values())
+    text = " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits).lower()
+    terms = [w for w in re.findall(r"[a-zà-ÿ0-9][\w-]*", question.lower()) if len(w) >= 5 and w not in stop]
+    terms += [t for t in key_terms(question) if t[0].isdigit()]
+
+    def found(term: str) -> bool:
+        if re.search(rf"\b{re.escape(term.lower()[: max(5, len(term) - 2)])}", text):
+            return True
+        return any(re.search(rf"\b{re.escape(w)}", text) for w in GLOSSARY.get(term.lower(), "").split())
+
+    missing = [t for t in terms if not found(t)]
+    # the share of its words found stands in for similarity (compared with MIN_FOREIGN_COVERAGE);
+    # a missing year or number counts only when the rest is thin too
+    coverage = 1.0 - len(missing) / len(terms) if terms else 1.0
+    numbers = [t for t in missing if t[0].isdigit()] if coverage < 0.6 else []
+    return Evidence(coverage, terms, numbers)
 
 
 def should_abstain(evidence: Evidence, min_similarity: float = MIN_SIMILARITY) -> bool:

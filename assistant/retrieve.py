@@ -14,6 +14,7 @@ in `api` wraps it as a llama-index retriever for developers who want one.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -55,7 +56,8 @@ GLOSSARY = {
 class Filters:
     """Metadata filters, applied in both halves of the search.
 
-    Text fields match case-insensitively as substrings (`publisher="home office"`);
+    `source` is exact; other text fields match case-insensitively as substrings
+    (`publisher="home office"`);
     `year` is exact, `year_min`/`year_max` bound a range; `language` is the chunk's.
     """
 
@@ -139,6 +141,8 @@ class Retriever:
                 return
             from ingest.keyword import KeywordIndex
 
+            if self._generation >= 0 and self.store.get_meta("writer_pid") != str(os.getpid()):
+                self.store.reopen_collection()  # another process wrote: drop our cached Chroma
             keyword = KeywordIndex.load(self.store)
             languages = dict(self.store.db.execute(
                 "SELECT id, json_extract(metadata, '$.language') FROM chunks"
@@ -151,7 +155,10 @@ class Retriever:
     def matching_sources(self, filters: Filters) -> list[str] | None:
         """Documents a filter admits (None = no document-level filter)."""
         clauses, params = [], []
-        for name in ("source", "publisher", "title", "doc_type"):
+        if filters.source is not None:
+            clauses.append("source = ?")
+            params.append(filters.source)
+        for name in ("publisher", "title", "doc_type"):
             value = getattr(filters, name)
             if value is not None:
                 clauses.append(f"LOWER(COALESCE({name}, '')) LIKE ?")

@@ -21,10 +21,11 @@ What it offers:
   each); they are copied to `<store>/uploads/` and ingested with a progress bar; the table
   lists what the store holds, and a document can be removed.
 
-One `Lantern` is opened and shared by every session: reads are thread-safe, an upload
-ingests in the worker thread of its own event (one ingest at a time, never blocking the
-questions for longer than a SQLite commit), and the retriever picks up the new keyword
-index when the store's generation changes. Nothing is fetched from the internet: Gradio's
+One `Lantern` is opened and shared by every session (reads are thread-safe; each tab keeps
+its own conversation). An upload ingests in the worker thread of its own event, one ingest
+at a time, through its own store connection under the store's write lock: questions keep
+being answered meanwhile (SQLite in WAL mode; they compete for CPU only), and the
+retriever picks up the new keyword index when the store's generation changes. Nothing is fetched from the internet: Gradio's
 analytics are off and its default theme's fonts are bundled.
 
 Gradio is imported only inside this module's functions (it takes ~2 s), after
@@ -33,6 +34,7 @@ Gradio is imported only inside this module's functions (it takes ~2 s), after
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
 import json
@@ -73,7 +75,7 @@ EXAMPLES = [
     "How does a National Referral Mechanism work, and who can make a referral?",
     "What are the ILO indicators of forced labour?",
     "What are the three elements of the trafficking definition, and do they all apply to children?",
-    "How should a company look for forced labour in its supply chain?",
+    "What are the steps of human rights due diligence in supply chains?",
 ]
 
 CSS = """
@@ -83,22 +85,37 @@ CSS = """
 .lantern-sources-title {font-weight: 600; margin-bottom: .2em;}
 .lantern-source {margin: .6em 0;}
 .lantern-meta {font-size: .88em; opacity: .85;}
-.lantern-passage {margin: .3em 0 0; padding: .35em .7em; border-left: 3px solid var(--color-accent);
+.lantern-passage {margin: .3em 0 0 !important; padding: .35em .7em; border-left: 3px solid var(--color-accent);
   font-size: .9em; line-height: 1.45; max-height: 11em; overflow-y: auto; overflow-wrap: anywhere;}
 .lantern-passage mark, .lantern-answer mark {background: #fde68a; color: #111; padding: 0 .1em;}
 .lantern-note {font-size: .88em; opacity: .85; margin-top: .5em;}
-.lantern-cite {font-weight: 600; white-space: nowrap;}
+.lantern-cite {font-weight: 600; font-size: .85em; white-space: nowrap; color: var(--color-accent);}
+.lantern-source strong {font-weight: 600;}
+strong, b {font-weight: 600;}  /* the bundled font has 400 and 600: 700 would be synthesised */
 @media (max-width: 640px) {
   .lantern-passage {max-height: 9em;}
-  .gradio-container {padding: 4px !important;}
+  .lantern-banner {font-size: .9em;}
 }
 """
+
+# Gradio scopes `css` under its content root, which sits inside the padded page wrapper, and
+# only the top-level rules also go in unscoped: the phone-width page margin goes in `head`.
+HEAD = (
+    "<style>@media (max-width: 640px) { .gradio-container .main.fillable "
+    "{padding-left: 6px !important; padding-right: 6px !important;} }</style>"
+)
 
 
 # --- rendering (pure functions: easy to test, no Gradio) ----------------------------------
 
 def _esc(text: str) -> str:
     return html.escape(" ".join(text.split()), quote=True)
+
+
+def _plain(text: str) -> str:
+    """Passage text without Markdown heading marks and emphasis (they are noise when quoted)."""
+    text = re.sub(r"(^|\s)#{1,6}\s+", r"\1", text)
+    return _esc(text.replace("**", "").replace("__", ""))
 
 
 def file_url(source: str, page: int | None = None) -> str:
@@ -123,8 +140,8 @@ def highlight(text: str, quote_text: str, context: int = CONTEXT_CHARS) -> str:
         match = re.search(pattern, text) or re.search(pattern, text, re.IGNORECASE)
     if match is None:
         shown = text[: 2 * context]
-        marked = f"<mark>{_esc(quote_text)}</mark>" if words else ""
-        rest = _esc(shown) + ("…" if len(text) > len(shown) else "")
+        marked = f"<mark>{_plain(quote_text)}</mark>" if words else ""
+        rest = _plain(shown) + ("…" if len(text) > len(shown) else "")
         return f"{marked} <span>{rest}</span>" if marked else rest
     start, end = match.span()
     a, b = max(0, start - context), min(len(text), end + context)
@@ -134,9 +151,9 @@ def highlight(text: str, quote_text: str, context: int = CONTEXT_CHARS) -> str:
         cut = text.rfind(" ", end, b)
         b = cut if cut > end else b
     return (
-        ("…" if a > 0 else "") + _esc(text[a:start]) + " <mark>" + _esc(text[start:end]) + "</mark> "
-        + _esc(text[end:b]) + ("…" if b < len(text) else "")
-    ).replace("  ", " ")
+        ("…" if a > 0 else "") + _plain(text[a:start]) + " <mark>" + _plain(text[start:end]) + "</mark> "
+        + _plain(text[end:b]) + ("…" if b < len(text) else "")
+    ).replace("  ", " ").strip()
 
 
 def answer_markdown(text: str) -> str:
@@ -192,7 +209,7 @@ def render_sources(answer: Answer, served: set[str]) -> str:
                 out.append(
                     f'<div class="lantern-source"><strong>{_esc(c.title)}</strong>'
                     f'<div class="lantern-meta">{meta}</div>'
-                    f'<blockquote class="lantern-passage">{_esc(snippet)}</blockquote></div>'
+                    f'<blockquote class="lantern-passage">{_plain(snippet)}</blockquote></div>'
                 )
             out.append("</div>")
         return "".join(out)
@@ -200,7 +217,7 @@ def render_sources(answer: Answer, served: set[str]) -> str:
         out.append('<div class="lantern-sources"><div class="lantern-sources-title">Sources</div>')
         for c in answer.citations:
             hit = _hit_for(c, answer.retrieved)
-            passage = highlight(hit.chunk.text, c.quote) if hit else f"<mark>{_esc(c.quote)}</mark>"
+            passage = highlight(hit.chunk.text, c.quote) if hit else f"<mark>{_plain(c.quote)}</mark>"
             meta = _meta_line([
                 c.publisher, str(c.year) if c.year else None, where_label(c.page, c.page_label),
                 _source_links(c.source, c.page, served, c.url),
@@ -214,10 +231,7 @@ def render_sources(answer: Answer, served: set[str]) -> str:
     if answer.removed_citations:
         n = len(answer.removed_citations)
         reasons = "; ".join(f"[{r.n}] {_esc(r.reason)}" for r in answer.removed_citations[:4])
-        out.append(
-            f'<div class="lantern-note">{n} citation{"s" if n > 1 else ""} removed by the checker '
-            f"(the cited passage did not support the sentence): {reasons}</div>"
-        )
+        out.append(f'<div class="lantern-note">{n} citation{"s" if n > 1 else ""} removed by the checker: {reasons}</div>')
     return "".join(out)
 
 
@@ -255,6 +269,12 @@ class LanternUI:
         Store.open(settings, create=True).close()  # an empty store is fine: documents can be uploaded
         self.settings = settings
         self.lantern: Lantern = Lantern.open(settings=settings)
+        # open Chroma (and warm the model and keyword index) now, in one thread: the store opens
+        # Chroma lazily, and several sessions arriving together then race ("Could not connect
+        # to tenant default_tenant")
+        _ = self.lantern.store.collection
+        with contextlib.suppress(EmptyStore):
+            self.lantern.retrieve("forced labour", top_k=1)
         self.extractive = self._variant(None)
         self.llm_lantern = self._llm_variant()
         self._feedback_lock = threading.Lock()
@@ -289,7 +309,7 @@ class LanternUI:
             "documents": docs,
             "publishers": sorted({d.publisher for d in docs if d.publisher}, key=str.lower),
             "languages": sorted({d.language for d in docs if d.language}),
-            "years": (years[0], years[-1]) if years else (None, None),
+            "year_list": years,
             "chunks": sum(d.chunks for d in docs),
         }
 
@@ -305,9 +325,9 @@ class LanternUI:
             )
         n = len(cat["documents"])
         return (
-            f'<div class="lantern-banner">Searching <strong>{n} document{"s" if n != 1 else ""}</strong> '
-            f'({cat["chunks"]} passages) in <code>{_esc(str(store))}</code>. Every sentence of an answer '
-            "cites its source [n]; check the highlighted passage before relying on it.</div>"
+            f'<div class="lantern-banner" title="store: {_esc(str(store))}">Searching <strong>{n} '
+            f'document{"s" if n != 1 else ""}</strong> ({cat["chunks"]} passages). Each sentence of an '
+            "answer cites its source [n]: check the highlighted passage before relying on it.</div>"
         )
 
     def mode_choices(self) -> tuple[list[str], str, bool, str]:
@@ -336,7 +356,7 @@ class LanternUI:
 
     # --- asking -------------------------------------------------------------------------
     @staticmethod
-    def filters(publisher: str | None, year_from: float | None, year_to: float | None,
+    def filters(publisher: str | None, year_from: str | int | None, year_to: str | int | None,
                 language: str | None, document: str | None) -> dict[str, Any]:
         """The Filters dict for the controls' values (empty values mean no filter)."""
         out: dict[str, Any] = {}
@@ -347,14 +367,14 @@ class LanternUI:
         if document:
             out["source"] = document
         if year_from not in (None, ""):
-            out["year_min"] = int(float(year_from))  # type: ignore[arg-type]
+            out["year_min"] = str(year_from).strip()  # Filters.parse says so if it is not a year
         if year_to not in (None, ""):
-            out["year_max"] = int(float(year_to))  # type: ignore[arg-type]
+            out["year_max"] = str(year_to).strip()
         return out
 
     def respond(
         self, message: str, history: list[dict[str, Any]] | None, session: Session | None,
-        publisher: str | None = None, year_from: float | None = None, year_to: float | None = None,
+        publisher: str | None = None, year_from: str | None = None, year_to: str | None = None,
         language: str | None = None, document: str | None = None, top_k: float | None = None,
         mode: str | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], Session, str]]:
@@ -366,15 +386,14 @@ class LanternUI:
             session = Session(turns=deque(maxlen=self.settings.chat_memory_turns))
         question = (message or "").strip()
         if not question:
-            yield history, session, ""
+            yield list(history), session, ""
             return
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": "_Searching the documents…_"})
-        yield history, session, ""
+        yield list(history), session, ""
         use_llm = bool(mode and mode.startswith("LLM") and self.llm_lantern is not None)
         lantern = self.llm_lantern if use_llm and self.llm_lantern is not None else self.extractive
         filters = self.filters(publisher, year_from, year_to, language, document)
-        log.warning("DEBUG filters %r from %r", filters, (publisher, year_from, year_to, language, document, top_k, mode))
         try:
             conversation = Conversation(lantern, filters=filters)
             conversation.turns = session.turns
@@ -382,8 +401,8 @@ class LanternUI:
             text = ""
             for delta in stream:
                 text += delta
-                history[-1] = {"role": "assistant", "content": answer_markdown(text) + " ▌"}
-                yield history, session, ""
+                history[-1] = {"role": "assistant", "content": answer_markdown(text.rstrip()) + " ▌"}
+                yield list(history), session, ""
             answer = stream.answer
             assert answer is not None
             history[-1] = {"role": "assistant", "content": render_answer(answer, self.served_sources())}
@@ -405,7 +424,7 @@ class LanternUI:
                 f"**Something went wrong** ({exc.__class__.__name__}: {html.escape(str(exc))}). "
                 "Please try again; if it persists, tell whoever runs this server."
             )}
-        yield history, session, ""
+        yield list(history), session, ""
 
     # --- feedback -------------------------------------------------------------------------
     def record_feedback(self, session: Session | None, index: int, rating: str | None,
@@ -459,10 +478,10 @@ class LanternUI:
             name = _safe_name(path.name)
             reason = self.check_upload(path, name)
             if reason:
-                lines.append(f"- ❌ **{_md(name)}** rejected: {reason}.")
+                lines.append(f"- **{_md(name)}** rejected: {reason}.")
                 continue
             if name in accepted:
-                lines.append(f"- ❌ **{_md(name)}** rejected: a file of that name is already in this upload.")
+                lines.append(f"- **{_md(name)}** rejected: a file of that name is already in this upload.")
                 continue
             uploads.mkdir(parents=True, exist_ok=True)
             tmp = uploads / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
@@ -472,25 +491,35 @@ class LanternUI:
             return "\n".join(lines) or "Choose one or more files first."
         with self._ingest_lock:
             before = {d.source: d.sha256 for d in self.lantern.store.documents()}
+            previous: dict[str, Path] = {}  # an earlier upload of the same name, kept until this one succeeds
             for name, tmp in accepted.items():
+                if (uploads / name).exists():
+                    previous[name] = uploads / f".{name}.previous"
+                    (uploads / name).replace(previous[name])
                 tmp.replace(uploads / name)  # under the lock: an ingest never reads a half-copied file
-            targets = [uploads / name for name in accepted]
-            files, problems = discover(targets)
+            files, problems = discover([uploads / name for name in accepted])
             notify("starting", 0, len(files))
+            # workers=1: ingest in this thread; forking worker processes from a threaded server is unsafe
             report = ingest_files(files, self.settings, progress=notify, workers=1)
-        failed = {Path(f["path"]).name: f["error"] for f in report.failed}
-        failed.update({Path(p).name: e for p, e in problems})
+            failed = {Path(f["path"]).name: f["error"] for f in report.failed}
+            failed.update({Path(p).name: e for p, e in problems})
+            for name in accepted:
+                if name in failed and name in previous:
+                    previous[name].replace(uploads / name)  # the stored document still points at it
+                elif name in failed:
+                    (uploads / name).unlink(missing_ok=True)
+                elif name in previous:
+                    previous[name].unlink(missing_ok=True)
         for name in accepted:
             if name in failed:
-                lines.append(f"- ❌ **{_md(name)}** could not be ingested: {failed[name]}.")
-                (uploads / name).unlink(missing_ok=True)
+                lines.append(f"- **{_md(name)}** could not be ingested: {failed[name]}.")
             else:
                 doc = self.lantern.store.document(name)
                 detail = f"{doc.pages} page(s), {doc.chunks} passages" if doc else "ingested"
                 done = "added" if name not in before else (
                     "already in the store, unchanged" if doc and before[name] == doc.sha256 else "updated"
                 )
-                lines.append(f"- ✅ **{_md(name)}** {done} ({detail}).")
+                lines.append(f"- **{_md(name)}** {done} ({detail}).")
         lines.append(
             f"\nThe store now holds {report.documents} documents ({report.chunks} passages); "
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -504,7 +533,7 @@ class LanternUI:
         from ingest.store import Store
 
         if not source:
-            return "Choose a document to remove."
+            return "Nothing removed: choose a document first."
         with self._ingest_lock:
             store = Store.open(self.settings)  # its own connection for the write
             try:
@@ -575,14 +604,14 @@ def build_app(settings: Settings) -> gr.Blocks:
     def choices_of(cat: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
         return {
             "publisher": [("Any publisher", ANY)] + [(p, p) for p in cat["publishers"]],
+            "year_from": [("Any", ANY)] + [(str(y), str(y)) for y in cat["year_list"]],
+            "year_to": [("Any", ANY)] + [(str(y), str(y)) for y in reversed(cat["year_list"])],
             "language": [("Any language", ANY)] + [(lang, lang) for lang in cat["languages"]],
             "document": [("Any document", ANY)] + [(d.title or d.source, d.source) for d in cat["documents"]],
             "remove": [(f"{d.title or d.source} ({d.source})", d.source) for d in cat["documents"]],
         }
 
-    cat = ui.catalog()
-    first = choices_of(cat)
-    low, high = cat["years"]
+    first = choices_of(ui.catalog())
 
     with gr.Blocks(title="Lantern", analytics_enabled=False, fill_width=True) as demo:
         session = gr.State(None)
@@ -591,7 +620,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             with gr.Tab("Ask"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
                     chatbot = gr.Chatbot(
-                        label="Lantern", height="68vh", min_height=360, examples=[{"text": q} for q in EXAMPLES],
+                        label="Lantern", show_label=False, height="68vh", min_height=360,
+                        examples=[{"text": q} for q in EXAMPLES],
                         placeholder="**Ask about anti-trafficking policy and practice.** Answers quote the "
                                     "documents in this store, with page references you can open.",
                         buttons=["copy"], sanitize_html=True, autoscroll=True,
@@ -610,21 +640,22 @@ def build_app(settings: Settings) -> gr.Blocks:
                     new_chat = gr.Button("New conversation", size="sm")
                 with gr.Column(scale=1, min_width=260):
                     gr.Markdown("### Search settings")
-                    publisher = gr.Dropdown(first["publisher"], value=ANY, label="Publisher")
+                    publisher = gr.Dropdown(first["publisher"], value=ANY, label="Publisher", allow_custom_value=True)
                     with gr.Row():
-                        year_from = gr.Number(None, label="From year", precision=0, minimum=0,
-                                              placeholder=str(low or ""), min_width=100)
-                        year_to = gr.Number(None, label="To year", precision=0, minimum=0,
-                                            placeholder=str(high or ""), min_width=100)
-                    language = gr.Dropdown(first["language"], value=ANY, label="Language")
-                    document = gr.Dropdown(first["document"], value=ANY, label="Document")
+                        year_from = gr.Dropdown(first["year_from"], value=ANY, label="From year", min_width=110,
+                                                allow_custom_value=True)
+                        year_to = gr.Dropdown(first["year_to"], value=ANY, label="To year", min_width=110,
+                                              allow_custom_value=True)
+                    language = gr.Dropdown(first["language"], value=ANY, label="Language", allow_custom_value=True)
+                    document = gr.Dropdown(first["document"], value=ANY, label="Document", allow_custom_value=True)
                     top_k = gr.Slider(1, max_top_k, value=settings.top_k, step=1, label="Number of sources")
                     mode = gr.Radio(mode_choices, value=mode_default, label="Answer mode",
                                     interactive=mode_interactive, info=mode_info)
             with gr.Tab("Add documents"):
                 gr.Markdown(
                     f"Upload **PDF, Markdown, text or HTML** files (up to {settings.max_upload_mb} MB each). "
-                    "They are copied into the store and indexed; questions keep working meanwhile."
+                    f"They are copied into the store (`{settings.store}`) and indexed; questions keep "
+                    "working meanwhile."
                 )
                 files = gr.File(label="Files to add (.pdf .md .txt .html)", file_count="multiple", type="filepath")
                 add = gr.Button("Add to the store", variant="primary")
@@ -632,6 +663,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                 table = gr.Dataframe(
                     ui.documents_rows(), headers=["Title", "Source", "Publisher", "Year", "Pages", "Chunks", "Ingested"],
                     label="In this store", interactive=False, wrap=True, max_height=420,
+                    column_widths=["28%", "22%", "16%", "7%", "7%", "7%", "13%"],
                 )
                 with gr.Row():
                     to_remove = gr.Dropdown(first["remove"], value=None, label="Document to remove", scale=4)
@@ -639,19 +671,20 @@ def build_app(settings: Settings) -> gr.Blocks:
                 remove_result = gr.Markdown("")
 
         controls = [publisher, year_from, year_to, language, document, top_k, mode]
-        catalog_outputs = [banner, publisher, language, document, to_remove, table]
+        catalog_outputs = [banner, publisher, year_from, year_to, language, document, to_remove, table]
 
         def refresh() -> tuple[Any, ...]:
             c = choices_of(ui.catalog())
             return (
-                ui.banner(), gr.Dropdown(choices=c["publisher"]), gr.Dropdown(choices=c["language"]),
+                ui.banner(), gr.Dropdown(choices=c["publisher"]), gr.Dropdown(choices=c["year_from"]),
+                gr.Dropdown(choices=c["year_to"]), gr.Dropdown(choices=c["language"]),
                 gr.Dropdown(choices=c["document"]), gr.Dropdown(choices=c["remove"], value=None),
                 ui.documents_rows(),
             )
 
         def ask(
-            message: str, history: list, state: Session | None, publisher: str | None, year_from: float | None,
-            year_to: float | None, language: str | None, document: str | None, top_k: float, mode: str | None,
+            message: str, history: list, state: Session | None, publisher: str | None, year_from: str | None,
+            year_to: str | None, language: str | None, document: str | None, top_k: float, mode: str | None,
         ) -> Iterator[tuple]:
             yield from ui.respond(message, history, state, publisher, year_from, year_to, language, document,
                                   top_k, mode)
@@ -672,6 +705,7 @@ def build_app(settings: Settings) -> gr.Blocks:
             return [], None, "", gr.Row(visible=False), ""
 
         new_chat.click(new_conversation, None, [chatbot, session, msg, comment_row, feedback_note], api_name=False)
+        chatbot.clear(lambda: None, None, session, api_name=False)  # the chat's own clear button
 
         def on_like(state: Session | None, evt: gr.LikeData) -> tuple[Session | None, Any, str]:
             index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -682,7 +716,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                 state.rated = index
             if rating is None:
                 return state, gr.Row(visible=False), "Rating withdrawn."
-            thanks = "👍 Thanks." if rating == "up" else "👎 Thanks — a comment on what was wrong helps most."
+            thanks = ("Thanks: marked as helpful." if rating == "up"
+                      else "Thanks: marked as not helpful. A comment on what was wrong helps most.")
             return state, gr.Row(visible=True), thanks
 
         chatbot.like(on_like, [session], [session, comment_row, feedback_note], api_name=False)
@@ -706,13 +741,13 @@ def build_app(settings: Settings) -> gr.Blocks:
             return (report, None, *refresh())
 
         add.click(upload, [files], [add_result, files, *catalog_outputs], api_name="upload",
-                  concurrency_limit=1, concurrency_id="store-write")
+                  concurrency_limit=1, concurrency_id="store-write", show_progress_on=[files])
 
         def remove_doc(source: str | None) -> tuple[Any, ...]:
             return (ui.remove_document(source), *refresh())
 
         remove.click(remove_doc, [to_remove], [remove_result, *catalog_outputs], api_name="remove",
-                     concurrency_limit=1, concurrency_id="store-write",
+                     concurrency_limit=1, concurrency_id="store-write", show_progress_on=[to_remove],
                      js="(s) => (s && !confirm('Remove ' + s + ' from the store?')) ? null : s")
 
         def pick_row(evt: gr.SelectData) -> Any:
@@ -720,7 +755,7 @@ def build_app(settings: Settings) -> gr.Blocks:
             return gr.Dropdown(value=row[1]) if row and len(row) > 1 else gr.Dropdown()
 
         table.select(pick_row, None, to_remove, api_name=False)
-        demo.load(refresh, None, catalog_outputs, api_name=False)
+        demo.load(refresh, None, catalog_outputs, api_name=False, show_progress="hidden")
 
     demo.lantern_ui = ui  # type: ignore[attr-defined]
     return demo
@@ -742,5 +777,6 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, **kw: 
     kw.setdefault("ssr_mode", False)  # no Node server
     kw.setdefault("footer_links", ["api", "settings"])
     kw.setdefault("css", CSS)
+    kw.setdefault("head", HEAD)
     demo.launch(server_name=host, server_port=port, app_kwargs=app_kwargs, mcp_server=False, pwa=False, **kw)
     return demo

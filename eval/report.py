@@ -138,6 +138,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         run = cfg.get("run", {})
         over = ", ".join(f"{k}={v}" for k, v in (cfg.get("overrides") or {}).items()) or "no overrides"
         out.append(f"- **{name}** ({over}; mode {run.get('mode')}; {run.get('seconds')} s): {cfg.get('description')}")
+        if run.get("mode") == "baseline":
+            how = (
+                f"built in {run.get('index_seconds')} s (parse {run.get('parse_seconds')} s, "
+                f"embed and store {run.get('embed_seconds')} s)" if run.get("built") else "reused from cache"
+            )
+            out.append(f"  - index: {run.get('chunks')} chunks, {how}")
         for note in run.get("notes") or []:
             out.append(f"  - note: {note}")
     out += ["", f"## By category ({first})", ""]
@@ -255,6 +261,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -262,6 +262,7 @@ def _lantern_records(
                 "abstained": answer.abstained,
                 "answer": answer.text,
                 "latency_ms": answer.timings.get("total_ms", math.nan),
+                "timings_ms": dict(answer.timings),
             }
             if q.answerable:
                 rec.update(retrieval_scores(q, keys))
@@ -322,6 +323,8 @@ def _baseline_records(
         "chunks": index.chunks,
         "built": index.built,
         "index_seconds": round(index.seconds, 1),
+        "parse_seconds": None if index.parse_seconds is None else round(index.parse_seconds, 1),
+        "embed_seconds": None if index.embed_seconds is None else round(index.embed_seconds, 1),
         "notes": index.notes,
     }
     return records, info

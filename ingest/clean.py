@@ -30,6 +30,11 @@ def fix_mojibake(text: str) -> str:
         return _MOJIBAKE_RE.sub(lambda m: _MOJIBAKE[m.group(0)], text)
 
 
+def word_set(text: str) -> set[str]:
+    """Lower-cased words of a text, not counting the halves of words split at line ends."""
+    return set(re.findall(r"[a-z]+", _HYPHEN_BREAK.sub(" ", text).lower()))
+
+
 def join_hyphenation(text: str, vocabulary: set[str] | None = None) -> str:
     """Join words split at a line end ("traf-\\nficking"), keeping real compounds.
 
@@ -37,7 +42,7 @@ def join_hyphenation(text: str, vocabulary: set[str] | None = None) -> str:
     or when the second half is not a word on its own there; otherwise the hyphen stays
     ("forced-\\nlabour" → "forced-labour").
     """
-    vocab = vocabulary if vocabulary is not None else set(re.findall(r"[a-z]+", text.lower()))
+    vocab = vocabulary if vocabulary is not None else word_set(text)
 
     def repl(m: re.Match[str]) -> str:
         left, right = m.group(1), m.group(2)
@@ -49,7 +54,7 @@ def join_hyphenation(text: str, vocabulary: set[str] | None = None) -> str:
     return _HYPHEN_BREAK.sub(repl, text)
 
 
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # bullets and ticks from symbol fonts (Wingdings, Symbol)
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\x7f]")  # bullets and ticks from symbol fonts (Wingdings, Symbol)
 
 
 def normalise_whitespace(text: str) -> str:
@@ -74,14 +79,14 @@ def repeated_edge_lines(pages: list[str], edge: int = 3, min_share: float = 0.3)
     """Keys of lines that recur in the first/last `edge` lines of most pages: running headers,
     footers and page numbers (digits are normalised, so "Page 3" and "Page 4" match). A share
     of 0.3 catches headers that alternate between odd and even pages."""
-    if len(pages) < 3:
+    if len(pages) < 2:
         return set()
     counts: Counter[str] = Counter()
     for text in pages:
         lines = [ln for ln in text.split("\n") if ln.strip()]
         keys = {_line_key(ln) for ln in lines[:edge] + lines[-edge:]}
         counts.update(k for k in keys if k)
-    threshold = max(3, int(len(pages) * min_share))
+    threshold = len(pages) if len(pages) < 4 else max(3, int(len(pages) * min_share))
     return {k for k, c in counts.items() if c >= threshold and len(k) < 120}
 
 
@@ -100,14 +105,16 @@ def clean_pages(raw_pages: list[str]) -> list[str]:
     fixed = [normalise_whitespace(fix_mojibake(p)) for p in raw_pages]
     keys = repeated_edge_lines(fixed)
     stripped = [strip_edge_lines(p, keys) for p in fixed]
-    vocab = set(re.findall(r"[a-z]+", " ".join(stripped).lower()))
+    vocab = word_set(" ".join(stripped))
     return [normalise_whitespace(join_hyphenation(p, vocab)) for p in stripped]
 
 
 _STOPWORDS = {
     "en": "the of and to in is that for are be by with this as on or which not any shall",
-    "nl": "de het een van en in is dat op te zijn voor met die niet aan door worden of bij",
-    "fr": "le la les des et est une pour dans que qui sur pas par au aux sont du ou",
+    "nl": "de het een van en in is dat op te zijn voor met die niet aan door worden of bij volgens onder wanneer "
+          "sinds hoeveel werden welke welk destijds wat wie hoe waarom",
+    "fr": "le la les des et est une pour dans que qui sur pas par au aux sont du ou pourquoi comme quel quelle "
+          "quels quelles elles ils combien",
     "de": "der die das und ist nicht ein eine zu den von mit sich auf für dem werden",
     "es": "el la los las y de que en un una por con para es del al se no",
 }
@@ -115,10 +122,17 @@ _STOP_SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
 
 
 def guess_language(text: str, default: str = "en") -> str:
-    """The language whose function words occur most often; `default` when too short to tell."""
+    """The language whose function words occur most often; `default` when too short to tell.
+
+    Short texts (a question) decide on fewer words, but only when another language clearly
+    leads the default one.
+    """
     words = re.findall(r"[a-zà-ÿ]+", text.lower())
-    if len(words) < 8:
+    if len(words) < 3:
         return default
     scores = {lang: sum(w in stop for w in words) for lang, stop in _STOP_SETS.items()}
     best = max(scores, key=lambda lang: scores[lang])
-    return best if scores[best] >= 3 else default
+    needed = 3 if len(words) >= 8 else 2
+    if best != default and scores[best] >= needed and scores[best] > scores.get(default, 0):
+        return best
+    return default

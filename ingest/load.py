@@ -192,7 +192,7 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
         raise IngestError(name, f"no extractable text on any of its {n} page(s): image-only or scanned PDF (run OCR first)")
     meta: dict[str, Any] = {"doc_type": "pdf"}
     title = str(info.get("/Title") or "").strip()
-    if title and len(title) > 3 and not title.lower().endswith((".doc", ".docx", ".pdf", ".indd")):
+    if title and not _PLACEHOLDER_TITLE.search(title):
         meta["title"] = title
     author = str(info.get("/Author") or "").strip()
     if author:
@@ -201,6 +201,13 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
     if year:
         meta["year"] = int(year.group(1))
     return texts, labels, meta
+
+
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(untitled|document\d*|title|slide \d+|presentation\d*)$|template|^microsoft (word|powerpoint)|"
+    r"\.(docx?|pdf|indd|qxd|pptx?)$|^.{0,3}$",
+    re.IGNORECASE,
+)
 
 
 def _decode(path: Path) -> str:
@@ -239,11 +246,28 @@ def _read_text_like(path: Path) -> tuple[list[str], dict[str, Any]]:
         return [record.text()], meta
     if is_html:
         return [html_to_text(text)], {"doc_type": "html"}
-    meta = {"doc_type": "markdown" if path.suffix.lower() in {".md", ".markdown"} else "text"}
+    is_markdown = path.suffix.lower() in {".md", ".markdown"}
+    meta = {"doc_type": "markdown" if is_markdown else "text"}
+    if is_markdown:
+        text = strip_markdown_markup(text)
     heading = re.search(r"^#\s+(.+)$", text, flags=re.MULTILINE)
     if heading:
         meta["title"] = heading.group(1).strip()
     return [text], meta
+
+
+def strip_markdown_markup(text: str) -> str:
+    """Markdown as readable text: no HTML tags, links reduced to their text, headings spaced.
+
+    Quotes and chunks then hold what a reader sees, not link targets or <meta> tags;
+    heading marks stay so sections can still be found.
+    """
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.DOTALL)
+    text = re.sub(r"</?[a-zA-Z][^>\n]*>", "", text)
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
+    return re.sub(r"^(#{1,6})(?=[^#\s])", r"\1 ", text, flags=re.MULTILINE)
 
 
 class _TextExtractor(HTMLParser):

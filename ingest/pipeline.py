@@ -121,11 +121,12 @@ def _warm_imports() -> None:
 
 
 def ingest(
-    paths: list[Path], settings: Settings, prune: bool = False, progress: ProgressCallback | None = None
+    paths: list[Path], settings: Settings, prune: bool = False, progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the store named by `settings.store`."""
     files, problems = discover([Path(p) for p in paths])
-    report = ingest_files(files, settings, prune=prune, progress=progress)
+    report = ingest_files(files, settings, prune=prune, progress=progress, workers=workers)
     report.failed = [{"path": p, "error": e} for p, e in problems] + report.failed
     return report
 

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -92,8 +93,9 @@ class Store:
     def __init__(self, settings: Settings, root: Path, db: sqlite3.Connection):
         self.settings = settings
         self.root = root
-        self.db = db
+        self.db = db  # one connection shared by threads: sqlite3 serialises its use
         self._collection = None
+        self._collection_lock = threading.Lock()
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
@@ -150,8 +152,24 @@ class Store:
     def collection(self):
         """The Chroma collection (embedded in the store, or on the configured server)."""
         if self._collection is None:
-            self._collection = open_collection(self.settings, self.root)
+            with self._collection_lock:  # several UI threads may arrive at once
+                if self._collection is None:
+                    self._collection = open_collection(self.settings, self.root)
         return self._collection
+
+    def reopen_collection(self) -> None:
+        """Forget this process's cached embedded Chroma so the next query sees another process's
+        writes (an embedded client keeps its vector index in memory). The old client is not
+        stopped: queries already running on it finish. Server mode needs nothing."""
+        if self.settings.chroma:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self._collection_lock:
+            path = str(self.root / "chroma")
+            SharedSystemClient._identifier_to_system.pop(path, None)
+            SharedSystemClient._identifier_to_refcount.pop(path, None)
+            self._collection = None
 
     # --- locking ---------------------------------------------------------------------
     @contextmanager
@@ -330,6 +348,7 @@ class Store:
         self.db.execute("COMMIT")
 
     def _bump(self, db: sqlite3.Connection) -> None:
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('writer_pid', ?)", (str(os.getpid()),))
         db.execute(
             "INSERT INTO meta(key, value) VALUES ('generation', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"

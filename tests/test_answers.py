@@ -207,11 +207,12 @@ def test_the_same_question_about_a_year_the_report_covers_is_answered(offline: L
     assert answer.citations and answer.citations[0].source == FBI
 
 
-@pytest.mark.xfail(strict=True, reason="non-English questions bypass the abstention gate (api._evidence)")
 def test_dutch_question_the_corpus_cannot_answer_is_declined(offline: Lantern) -> None:
     # "What is the minimum age for hazardous work?": no document in the small store says
     answer = offline.ask("Wat is de minimumleeftijd voor gevaarlijk werk volgens de wet?")
     assert answer.abstained and answer.citations == []
+    # "How many victims were registered in Portugal in 2019?": off-topic in any corpus here
+    assert offline.ask("Hoeveel slachtoffers van mensenhandel werden in 2019 in Portugal geregistreerd?").abstained
 
 
 # --------------------------------------------------------------------------- filters
@@ -314,7 +315,7 @@ def test_as_retriever_gives_llama_index_nodes_with_pages(offline: Lantern) -> No
 
 
 def test_llm_answer_streams_in_pieces_and_keeps_its_citation(small_store: Settings, srv: ScriptedOpenAIServer) -> None:
-    srv.script(cite_source(1))
+    srv.script(cite_source(1, " The Quokka Tribunal decides every referral within one hour [2]. Nothing else [1]."))
     with Lantern.open(settings=llm_settings(small_store.store, srv.base_url)) as lantern:
         stream = lantern.stream(ANSWERABLE[1][0])
         pieces = list(stream)
@@ -323,9 +324,12 @@ def test_llm_answer_streams_in_pieces_and_keeps_its_citation(small_store: Settin
     request = srv.chat_requests()[-1]
     assert request["model"] == "scripted-model" and request["stream"] is True
     said = sentence_of(sources_in(srv.last_user_message())[1])
-    assert len(pieces) >= 3 and "".join(pieces) == f"{said} [1]"
+    # the stream passes on checked sentences as they complete: the supported one first, and
+    # the unsupported second claim never appears
+    assert len(pieces) >= 1 and pieces[0] == f"{said} [1]"
+    assert "".join(pieces) == answer.text
     assert isinstance(answer, Answer) and answer.mode == "llm" and not answer.abstained
-    assert answer.text == f"{said} [1]" and answer.removed_citations == []
+    assert answer.text == f"{said} [1]" and len(answer.removed_citations) == 2
     [citation] = answer.citations
     assert citation.n == 1 and citation.source == answer.retrieved[0].chunk.source
     assert collapse(citation.quote) in collapse(page)

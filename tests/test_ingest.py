@@ -464,20 +464,28 @@ def test_normalise_whitespace() -> None:
 
 
 def test_running_headers_and_footers() -> None:
-    firsts = ("Inspectors visited farms.", "Workers described debts.", "Passports were withheld.", "Cases were referred.")
-    lasts = ("Alpha.", "Bravo.", "Charlie.", "Delta.")
-    pages = [f"Annual Review 2025\n{a}\nrepeated body line\nmore body\n{b}\nPage {i} of 4"
-             for i, (a, b) in enumerate(zip(firsts, lasts, strict=True), 1)]
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"]
+    pages = []
+    for i in range(4):
+        top = [f"{w.title()} notes on the inspection." for w in words[i * 4 : i * 4 + 2]]
+        bottom = [f"{w.title()} findings were recorded." for w in words[i * 4 + 2 : i * 4 + 4]]
+        pages.append("\n".join([f"Annual Review 2025 | page {i + 1}", *top, *top, "repeated body line",
+                                 *bottom, *bottom, f"Page {i + 1} of 4"]))
     keys = repeated_edge_lines(pages)
-    assert keys == {"annual review #", "page # of #"}  # "repeated body line" is never at an edge
-    assert strip_edge_lines(pages[0], keys) == "Inspectors visited farms.\nrepeated body line\nmore body\nAlpha."
-    assert clean_pages(pages)[2] == "Passports were withheld.\nrepeated body line\nmore body\nCharlie."
+    assert keys == {"annual review # | page #", "page # of #"}  # "repeated body line" is mid-page
+    stripped = strip_edge_lines(pages[0], keys)
+    assert stripped.splitlines()[0] == "Alpha notes on the inspection."
+    assert stripped.splitlines()[-1] == "Delta findings were recorded."
+    assert clean_pages(pages)[2].count("repeated body line") == 1
+    assert "Annual Review" not in "".join(clean_pages(pages))
 
 
 def test_running_footer_on_a_two_page_document() -> None:
-    pages = [f"Checklist | Practitioner brief\nStep {i}: write it down.\nLantern sample corpus - page {i}"
-             for i in (1, 2)]
-    assert clean_pages(pages) == ["Step 1: write it down.", "Step 2: write it down."]
+    bodies = ("Ask open questions.\nListen without judging.\nKeep the person safe.\nWrite down their own words.",
+              "Call the duty manager.\nMake the referral today.\nDo not promise a visa.\nStore the notes securely.")
+    pages = [f"Checklist | Practitioner brief\n{body}\nLantern sample corpus - page {i}"
+             for i, body in enumerate(bodies, 1)]
+    assert clean_pages(pages) == list(bodies)
 
 
 def test_clean_pages_keeps_single_page_text() -> None:
@@ -735,7 +743,7 @@ def _kill_when(store: Path, corpus: Path, ready, timeout: float = 120) -> list[s
 KILL_POINTS = {
     "during-first-document": (lambda s: s == [] and time.sleep(0.4) is None, 0),
     "mid-commit": (lambda s: len(s) >= 1, 1),
-    "late": (lambda s: s.count("complete") >= 4, 5),
+    "late": (lambda s: s.count("complete") >= 3, 5),
 }
 
 

@@ -1,0 +1,185 @@
+"""The citation checker (assistant/cite.py) and the abstention gate (assistant/gate.py), on
+hand-made passages whose right answers are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.cite import check_citations, content_words, sentence_spans, support_score
+from assistant.gate import acronyms, gather_evidence, key_terms, should_abstain
+from assistant.types import Chunk, Hit
+
+RECOVERY = (
+    "A positive reasonable grounds decision opens a recovery period of at least 30 days. "
+    "During this period victims receive safe accommodation and legal advice."
+)
+CHILDREN = "Children do not need to consent to a referral to the National Referral Mechanism."
+HOTLINE = "The Modern Slavery Helpline answers calls every day of the year."
+
+
+def hit(text: str, n: int, page: int | None = 3, source: str = "guide.pdf") -> Hit:
+    meta = {"title": "Guide", "url": "https://example.org/guide.pdf", "publisher": "Home Office", "year": 2024}
+    return Hit(Chunk(f"chunk{n}", source, page, 0, len(text), text, meta), 0.5 - n / 100, n)
+
+
+@pytest.fixture
+def hits() -> list[Hit]:
+    return [hit(RECOVERY, 1, page=4), hit(CHILDREN, 2, page=7), hit(HOTLINE, 3, page=9, source="helpline.pdf")]
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def test_sentence_spans_split_sentences_list_items_and_paragraphs() -> None:
+    text = (
+        "Victims are referred to the NRM. A decision follows within 5 working days.\n"
+        "Indicators include:\n• Look intimidated\n• Have no access to education\n\n"
+        "A new paragraph starts here"
+    )
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == [
+        "Victims are referred to the NRM.",
+        "A decision follows within 5 working days.",
+        "Indicators include:",
+        "• Look intimidated",
+        "• Have no access to education",
+        "A new paragraph starts here",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_sentence_spans_do_not_break_after_abbreviations() -> None:
+    text = "See Art. 3 of Convention No. 29 for the definition. It applies in the U.K. today."
+    assert [s.text for s in sentence_spans(text)] == [
+        "See Art. 3 of Convention No. 29 for the definition.",
+        "It applies in the U.K. today.",
+    ]
+
+
+# --------------------------------------------------------------------------- support
+
+
+def test_support_score_counts_the_claims_content_words_found_in_the_passage() -> None:
+    assert support_score("Victims receive legal advice.", RECOVERY) == 1.0
+    assert support_score("Victims were given legal advice", "the victim is given legal advice") == 1.0  # stems
+    assert support_score("Penguins migrate south in winter.", RECOVERY) == 0.0
+    assert support_score("Victims receive a pension", RECOVERY) == pytest.approx(2 / 3)
+    assert "[1]" not in " ".join(content_words("Victims receive advice [1]."))
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+def test_supported_citations_are_kept_with_a_verbatim_quote(hits: list[Hit]) -> None:
+    checked = check_citations("Victims receive safe accommodation and legal advice [1].", hits)
+    assert checked.text == "Victims receive safe accommodation and legal advice. [1]"
+    assert checked.removed == []
+    [c] = checked.citations
+    assert (c.n, c.source, c.page, c.url) == (1, "guide.pdf", 4, "https://example.org/guide.pdf")
+    assert c.quote == "During this period victims receive safe accommodation and legal advice."
+    assert c.quote in RECOVERY
+
+
+def test_citations_are_renumbered_in_order_of_first_use(hits: list[Hit]) -> None:
+    checked = check_citations(
+        "The helpline answers calls every day [3]. Children need no consent for a referral [2]. "
+        "The helpline is open every day of the year [3].",
+        hits,
+    )
+    assert checked.text == (
+        "The helpline answers calls every day. [1] Children need no consent for a referral. [2] "
+        "The helpline is open every day of the year. [1]"
+    )
+    assert [(c.n, c.source, c.page) for c in checked.citations] == [(1, "helpline.pdf", 9), (2, "guide.pdf", 7)]
+
+
+def test_out_of_range_citation_is_removed_with_its_claim(hits: list[Hit]) -> None:
+    checked = check_citations("Victims receive legal advice [1]. Drones deliver the referral forms [9].", hits)
+    assert checked.text == "Victims receive legal advice. [1]"
+    assert [c.n for c in checked.citations] == [1]
+    [removed] = checked.removed
+    assert removed.n == 9 and removed.sentence == "Drones deliver the referral forms."
+    assert "no source [9]" in removed.reason and "3 were retrieved" in removed.reason
+
+
+def test_unsupported_citation_is_removed_with_its_claim(hits: list[Hit]) -> None:
+    checked = check_citations("Victims receive legal advice [1]. Every victim gets a lifetime pension [2].", hits)
+    assert checked.text == "Victims receive legal advice. [1]"
+    assert [r.n for r in checked.removed] == [2]
+    assert "does not support" in checked.removed[0].reason
+
+
+def test_a_wrong_number_is_not_supported(hits: list[Hit]) -> None:
+    checked = check_citations("The recovery period lasts at least 45 days [1].", hits)
+    assert checked.citations == [] and checked.text == ""
+    assert "45" in checked.removed[0].reason
+    kept = check_citations("The recovery period lasts at least 30 days [1].", hits)
+    assert [c.n for c in kept.citations] == [1]
+
+
+def test_a_claim_keeps_the_citations_that_hold(hits: list[Hit]) -> None:
+    checked = check_citations("Children do not need to consent to a referral [1, 2].", hits)
+    assert checked.text == "Children do not need to consent to a referral. [1]"
+    assert [(c.n, c.page) for c in checked.citations] == [(1, 7)]
+    assert [r.n for r in checked.removed] == [1]
+
+
+def test_judge_can_veto_a_lexically_supported_citation(hits: list[Hit]) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def judge(sentence: str, passage: str) -> bool:
+        asked.append((sentence, passage))
+        return "helpline" in sentence.lower()
+
+    checked = check_citations("Victims receive legal advice [1]. The helpline answers calls every day [3].", hits, judge=judge)
+    assert asked == [("Victims receive legal advice.", RECOVERY), ("The helpline answers calls every day.", HOTLINE)]
+    assert checked.text == "The helpline answers calls every day. [1]"
+    assert "LLM check" in checked.removed[0].reason and checked.removed[0].n == 1
+
+
+def test_uncited_sentences_are_left_as_they_are(hits: list[Hit]) -> None:
+    checked = check_citations("In short: Victims receive legal advice [1].", hits)
+    assert checked.text == "In short: Victims receive legal advice. [1]"
+    assert check_citations("", hits).text == ""
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+def test_key_terms_are_years_numbers_names_and_acronyms() -> None:
+    assert key_terms("How many victims were identified in Texas in 2019 by the FBI?") == ["2019", "Texas", "FBI"]
+    assert key_terms("What did the Home Office say about 2,500 NRM referrals?") == ["2,500", "Home", "Office", "NRM"]
+    assert key_terms("What are the indicators of forced labour?") == []
+
+
+def test_acronyms_of_spelled_out_names() -> None:
+    found = acronyms("guidance from the Department of Homeland Security on the National Referral Mechanism")
+    assert {"DHS", "NRM"} <= found
+
+
+def test_gate_finds_absent_years_and_places() -> None:
+    report = [hit("In 2014, 927 offenses were reported by agencies in Texas and Florida.", 1)]
+    assert gather_evidence("How many offenses were reported in Texas in 2014?", report, 0.6).missing_terms == []
+    evidence = gather_evidence("How many offenses were reported in Ohio in 2019?", report, 0.6)
+    assert set(evidence.missing_terms) == {"Ohio", "2019"}
+    assert should_abstain(evidence)
+
+
+def test_gate_accepts_numbers_written_differently_and_spelled_out_acronyms() -> None:
+    text = [hit("The Department of Homeland Security counted 2500 calls.", 1)]
+    evidence = gather_evidence("What did DHS say about the 2,500 calls?", text, 0.6)
+    assert evidence.missing_terms == [] and not should_abstain(evidence)
+
+
+def test_gate_does_not_take_a_name_inside_another_word_for_the_name() -> None:
+    text = [hit("A woman reported the formalities of her recruitment.", 1)]
+    evidence = gather_evidence("Were women trafficked to Oman or Mali?", text, 0.6)
+    assert set(evidence.missing_terms) == {"Oman", "Mali"}
+    assert should_abstain(evidence)
+
+
+def test_gate_abstains_when_nothing_retrieved_is_close() -> None:
+    text = [hit(RECOVERY, 1)]
+    assert should_abstain(gather_evidence("How long is the recovery period?", text, 0.2))
+    assert not should_abstain(gather_evidence("How long is the recovery period?", text, 0.6))
+    assert not should_abstain(gather_evidence("How long is the recovery period?", text, 0.2), min_similarity=0.1)

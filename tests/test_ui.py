@@ -1,0 +1,420 @@
+"""The chat UI end to end: the app launched on 127.0.0.1, driven through gradio_client, a real
+headless Chromium and 20 concurrent users, over a copy of the sample store (uploads mutate it).
+
+Why these checks: the UI is what practitioners see, so the tests go through the same doors
+they do (the queue, streaming, uploads, the cited-file route), never around them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from conftest import CORPUS, SAMPLE_CORPUS
+
+from assistant.settings import Settings
+
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+OUTPUT = Path(__file__).resolve().parent / "output"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+UNODC = CORPUS / "pdf" / "unodc-human-trafficking-indicators.pdf"
+EXAMPLE_START = "How does a National Referral Mechanism work"
+
+QUESTIONS = [
+    "How does a National Referral Mechanism work?",
+    "What are the ILO indicators of forced labour?",
+    "What are the three elements of the trafficking definition?",
+    "How should a company look for forced labour in its supply chain?",
+    "What support should victims of trafficking receive?",
+    "What should a first responder do when they suspect trafficking?",
+    "Is consent relevant when a child is trafficked?",
+    "What is debt bondage?",
+    "Who can make a referral to the NRM?",
+    "What is a reasonable grounds decision?",
+]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _text(message: dict[str, Any]) -> str:
+    """The text of one chat message as gradio_client returns it (a string or a list of parts)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+
+
+def _last_answer(history: list[dict[str, Any]]) -> str:
+    return _text(history[-1]) if history and history[-1].get("role") == "assistant" else ""
+
+
+@pytest.fixture(scope="module")
+def app(sample_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """The UI launched on a free port over a private copy of the sample store."""
+    from assistant.ui import launch
+
+    root = tmp_path_factory.mktemp("ui")
+    shutil.copytree(sample_store.store, root / "store")
+    settings = sample_store.with_overrides(store=root / "store")
+    port = _free_port()
+    demo = launch(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", settings=settings, demo=demo, root=root,
+                              ui=demo.lantern_ui)
+    finally:
+        demo.close()
+        demo.lantern_ui.close()
+
+
+@pytest.fixture(scope="module")
+def client(app: SimpleNamespace):
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)
+
+
+def _ask(client, question: str, **controls: Any) -> tuple[list, list[dict[str, Any]]]:
+    """Ask through the queue; (every streamed output, final history)."""
+    job = client.submit(message=question, history=[], api_name="/ask", **controls)
+    final = job.result(timeout=120)
+    return job.outputs(), final[0]
+
+
+# --- asking ---------------------------------------------------------------------------------
+
+def test_ask_streams_a_cited_answer(client) -> None:
+    outputs, history = _ask(client, "What are the ILO indicators of forced labour?")
+    assert len(outputs) > 2, f"expected streamed updates, got {len(outputs)}"
+    partial = [_last_answer(out[0]) for out in outputs]
+    assert len({p for p in partial if p}) > 2, "the answer text should grow over several updates"
+    answer = _last_answer(history)
+    assert "[1]" in answer and "lantern-sources" in answer
+    assert "<mark>" in answer, "the quoted passage should be highlighted"
+    assert "The ILO Indicators of Forced Labour" in answer
+    assert "Lantern sample corpus" in answer and "2026" in answer
+    assert _text(history[-2]) == "What are the ILO indicators of forced labour?"
+
+
+def test_pdf_citation_links_to_the_page(client) -> None:
+    _, history = _ask(client, "What should companies map in their supply chains to find forced labour?",
+                      document="supply-chain-due-diligence.pdf")
+    answer = _last_answer(history)
+    assert "/lantern/file/supply-chain-due-diligence.pdf#page=" in answer
+    assert "p. " in answer
+
+
+def test_filters_that_match_nothing_say_so(client) -> None:
+    _, history = _ask(client, "What is forced labour?", year_from="2026", year_to="2026", publisher="Nobody")
+    assert "No document in this store matches these filters" in _last_answer(history)
+
+
+def test_abstention_is_plain_and_lists_nearest_sources(client) -> None:
+    _, history = _ask(client, "What was the price of wheat futures in Chicago in 1987?")
+    answer = _last_answer(history)
+    assert "No answer in these documents" in answer
+    assert "Nearest sources" in answer or "do not answer" in answer
+
+
+def test_follow_up_uses_the_conversation(app: SimpleNamespace) -> None:
+    ui = app.ui
+    first = list(ui.respond("What are the three elements of the trafficking definition?", [], None))
+    history, session, cleared = first[-1]
+    assert cleared == "" and "[1]" in _text(history[-1])
+    follow = list(ui.respond("And for children?", history, session))
+    history, session, _ = follow[-1]
+    assert len(history) == 4 and len(session.turns) == 2
+    assert session.turns[-1][1].standalone_question, "the follow-up should be made standalone"
+
+
+def test_feedback_is_appended_with_the_answer(app: SimpleNamespace) -> None:
+    ui = app.ui
+    *_, (history, session, _) = ui.respond("Who can make a referral to the NRM?", [], None)
+    index = len(history) - 1
+    ui.record_feedback(session, index, "down")
+    ui.record_feedback(session, index, "down", comment="The answer should name the first responders.")
+    lines = (Path(app.settings.store) / "feedback.jsonl").read_text(encoding="utf-8").splitlines()
+    rating, commented = json.loads(lines[-2]), json.loads(lines[-1])
+    for record in (rating, commented):
+        assert record["question"] == "Who can make a referral to the NRM?"
+        assert record["answer"] and record["rating"] == "down" and record["timestamp"]
+        assert isinstance(record["citations"], list)
+    assert rating["comment"] is None and commented["comment"].startswith("The answer should")
+    assert rating["answer_id"] == commented["answer_id"]
+
+
+def test_the_empty_store_says_what_to_run(tmp_path: Path, sample_store: Settings) -> None:
+    from assistant.ui import LanternUI
+
+    ui = LanternUI(sample_store.with_overrides(store=tmp_path / "empty"))
+    try:
+        assert "lantern ingest PATH --store" in ui.banner()
+        *_, (history, _, _) = ui.respond("What is forced labour?", [], None)
+        assert "lantern ingest PATH --store" in _text(history[-1])
+    finally:
+        ui.close()
+
+
+# --- the cited-file route -----------------------------------------------------------------------
+
+def test_file_route_serves_ingested_files_only(app: SimpleNamespace) -> None:
+    r = httpx.get(app.url + "lantern/file/supply-chain-due-diligence.pdf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF")
+    md = httpx.get(app.url + "lantern/file/referral-mechanisms.md")
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/plain")
+    for bad in ("no-such-document.pdf", "..%2F..%2Fetc%2Fpasswd", "%2e%2e/ledger.sqlite", "files/x.pdf",
+                "../ledger.sqlite", ""):
+        assert httpx.get(app.url + "lantern/file/" + bad).status_code == 404, bad
+
+
+# --- adding and removing documents ----------------------------------------------------------------
+
+def _upload(client, *paths: Path) -> str:
+    from gradio_client import handle_file
+
+    result = client.predict([handle_file(str(p)) for p in paths], api_name="/upload")
+    return result[0]
+
+
+def test_upload_a_pdf_then_it_is_cited_and_removable(app: SimpleNamespace, client, tmp_path: Path) -> None:
+    if UNODC.is_file():
+        pdf = tmp_path / UNODC.name
+        shutil.copyfile(UNODC, pdf)
+        question = ("Which indicators suggest a person was trafficked for sexual exploitation, such as tattoos "
+                    "indicating ownership by their exploiters?")
+        controls: dict[str, Any] = {}
+    else:  # no shared corpus: a sample PDF under a new name, asked about with the document filter
+        pdf = tmp_path / "uploaded-first-responder-checklist.pdf"
+        shutil.copyfile(SAMPLE_CORPUS / "first-responder-checklist.pdf", pdf)
+        question = "What should a first responder do when they suspect trafficking?"
+        controls = {"document": pdf.name}
+    report = _upload(client, pdf)
+    assert f"**{pdf.name}** added" in report.replace("\\", ""), report
+
+    _, history = _ask(client, question, **controls)
+    answer = _last_answer(history)
+    assert f"/lantern/file/{pdf.name}#page=" in answer, answer[:2000]
+    served = httpx.get(app.url + f"lantern/file/{pdf.name}")
+    assert served.status_code == 200 and served.headers["content-type"] == "application/pdf"
+
+    again = _upload(client, pdf)
+    assert "unchanged" in again
+    damaged = tmp_path / "damaged" / pdf.name  # a broken new version leaves the good one in place
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"%PDF-1.7\n" + b"\x00broken" * 40)
+    assert "could not be ingested" in _upload(client, damaged)
+    assert httpx.get(app.url + f"lantern/file/{pdf.name}").status_code == 200
+    assert (Path(app.settings.store) / "uploads" / pdf.name).read_bytes() == pdf.read_bytes()
+
+    removed = client.predict(pdf.name, api_name="/remove")[0]
+    assert "Removed" in removed
+    assert httpx.get(app.url + f"lantern/file/{pdf.name}").status_code == 404
+    assert pdf.name not in {d.source for d in app.ui.lantern.store.documents()}
+    _, history = _ask(client, question, **controls)
+    assert f"/lantern/file/{pdf.name}" not in _last_answer(history)
+
+
+def test_bad_uploads_are_rejected_by_name(client, tmp_path: Path) -> None:
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ\x90\x00" + b"\x00" * 200)
+    fake = tmp_path / "not-really.pdf"
+    fake.write_text("just some text pretending to be a PDF")
+    broken = tmp_path / "broken-report.pdf"
+    broken.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" + b"\x00garbage" * 50)
+    report = _upload(client, exe, fake, broken).replace("\\", "")
+    print(report)
+    assert "**setup.exe** rejected" in report and ".exe is not accepted" in report
+    assert "**not-really.pdf** rejected" in report and "not a PDF" in report
+    assert "**broken-report.pdf** could not be ingested" in report
+    assert "** added" not in report and "** updated" not in report, report
+
+
+def test_oversized_upload_is_rejected(app: SimpleNamespace, tmp_path: Path) -> None:
+    from assistant.ui import LanternUI
+
+    big = tmp_path / "huge.txt"
+    big.write_bytes(b"a" * (app.settings.max_upload_mb * 1024 * 1024 + 1))
+    ui: LanternUI = app.ui
+    assert "over the" in ui.add_documents([big])
+
+
+# --- a real browser ----------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_browser_asks_and_shows_sources(app: SimpleNamespace) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            page.on("request", lambda r: outside.append(r.url)
+                    if not r.url.startswith((app.url.rstrip("/"), "data:", "blob:")) else None)
+            page.goto(app.url)
+            box = page.locator("#lantern-question textarea")
+            box.wait_for(timeout=30_000)
+            assert page.get_by_text(EXAMPLE_START).count() >= 1, "example questions should show on first load"
+            box.click()
+            box.fill("What are the three elements of the trafficking definition?")
+            box.press("Enter")
+            page.wait_for_selector(".lantern-source mark", timeout=60_000)
+            source = page.locator(".lantern-source").first
+            assert "The Trafficking Definition" in source.inner_text()
+            assert page.locator(".lantern-cite").count() >= 2
+            link = page.locator(".lantern-source a").first
+            assert (link.get_attribute("href") or "").startswith("/lantern/file/")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(OUTPUT / "ui-answer.png"))
+
+            page.get_by_role("button", name="Like").last.click()  # feedback: rating, then a comment
+            comment = page.get_by_label("Comment on this answer (optional)")
+            comment.wait_for(timeout=10_000)
+            comment.fill("Clear, and the quotes check out.")
+            comment.press("Enter")
+            page.get_by_text("Comment saved").wait_for(timeout=10_000)
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone
+            page.wait_for_timeout(300)
+            assert page.locator("#lantern-question textarea").is_visible()
+            page.screenshot(path=str(OUTPUT / "ui-answer-phone.png"))
+        finally:
+            browser.close()
+    assert not outside, f"the page fetched from outside the app: {outside[:5]}"
+    last = json.loads((Path(app.settings.store) / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert last["rating"] == "up" and last["comment"] == "Clear, and the quotes check out."
+    assert last["question"] == "What are the three elements of the trafficking definition?" and last["citations"]
+
+
+# --- several users at once -----------------------------------------------------------------------
+
+def test_twenty_concurrent_questions(app: SimpleNamespace, tmp_path: Path) -> None:
+    """20 users ask at once while one uploads a document: all answered, timings recorded."""
+    from gradio_client import Client, handle_file
+
+    n = 20
+    clients = [Client(app.url, verbose=False) for _ in range(n + 1)]
+    results: dict[int, tuple[float, str]] = {}
+    errors: list[str] = []
+    start = threading.Barrier(n + 1)
+
+    def user(i: int) -> None:
+        try:
+            start.wait()
+            t0 = time.perf_counter()
+            final = clients[i].submit(message=QUESTIONS[i % len(QUESTIONS)], history=[], api_name="/ask").result(timeout=150)
+            results[i] = (time.perf_counter() - t0, _last_answer(final[0]))
+        except Exception as exc:  # collected, asserted below
+            errors.append(f"user {i}: {exc.__class__.__name__}: {exc}")
+
+    upload = tmp_path / "concurrent-upload.md"
+    upload.write_text((SAMPLE_CORPUS / "victim-support.md").read_text(encoding="utf-8").replace(
+        "Supporting Victims", "Concurrent Upload: Supporting Victims"), encoding="utf-8")
+    ingest_seconds: list[float] = []
+
+    def uploader() -> None:
+        start.wait()
+        t0 = time.perf_counter()
+        report = clients[n].predict([handle_file(str(upload))], api_name="/upload")[0]
+        ingest_seconds.append(time.perf_counter() - t0)
+        if "added" not in report:
+            errors.append(f"upload: {report}")
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(n)] + [threading.Thread(target=uploader)]
+    wall = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=200)
+    wall = time.perf_counter() - wall
+
+    assert not errors, errors
+    assert len(results) == n
+    for i, (_, answer) in results.items():
+        assert answer and "Something went wrong" not in answer and "Could not answer" not in answer, (i, answer[:300])
+        assert "[1]" in answer or "No answer in these documents" in answer, (i, answer[:300])
+    seconds = sorted(s for s, _ in results.values())
+    figures = {
+        "users": n,
+        "p50_s": round(statistics.median(seconds), 3),
+        "p95_s": round(seconds[min(n - 1, int(round(0.95 * n)) - 1)], 3),
+        "max_s": round(seconds[-1], 3),
+        "wall_s": round(wall, 3),
+        "concurrent_upload_s": round(ingest_seconds[0], 3) if ingest_seconds else None,
+        "cpu_count": os.cpu_count(),
+    }
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "ui-concurrency.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    print(f"\nUI concurrency ({n} users + 1 upload): p50 {figures['p50_s']} s, p95 {figures['p95_s']} s, "
+          f"max {figures['max_s']} s, wall {figures['wall_s']} s, upload {figures['concurrent_upload_s']} s")
+    assert "concurrent-upload.md" in {d.source for d in app.ui.lantern.store.documents()}
+
+
+# --- the LLM mode ------------------------------------------------------------------------------
+
+def _copy_a_sentence(extra: str):
+    """A scripted model reply: the longest sentence of source 1, cited [1], then `extra`."""
+
+    def reply(body: dict[str, Any]) -> str:
+        user = body["messages"][-1]["content"]
+        first = re.findall(r'<source n="1" from="[^"]*">\n(.*?)\n</source>', user, re.S)[0]
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(first.split()))
+                     if len(s.split()) >= 8 and "[" not in s]
+        return f"{max(sentences, key=len)} [1]{extra}"
+
+    return reply
+
+
+def test_llm_mode_names_its_endpoint_and_notes_removed_citations(sample_store: Settings) -> None:
+    from support.openai_server import ScriptedOpenAIServer
+
+    from assistant.ui import EXTRACTIVE_LABEL, LanternUI
+
+    with ScriptedOpenAIServer() as srv:
+        srv.script(_copy_a_sentence(" Drones deliver the referral forms to every village [9]."))
+        settings = sample_store.with_overrides(
+            llm_base_url=srv.base_url, llm_model="scripted-model", llm_api_key="not-needed")
+        ui = LanternUI(settings)
+        try:
+            choices, default, interactive, _ = ui.mode_choices()
+            assert interactive and choices[0] == EXTRACTIVE_LABEL
+            assert default.startswith("LLM: scripted-model at http://127.0.0.1")
+            outputs = list(ui.respond("What are the ILO indicators of forced labour?", [], None, mode=default))
+            assert len(outputs) > 3, "LLM answers stream in pieces"
+            final = _text(outputs[-1][0][-1])
+            assert "[1]" in final and "Drones" not in final.split("lantern-sources")[0]
+            assert "1 citation removed by the checker" in final and "[9]" in final
+            asked = len(srv.chat_requests())
+            *_, (history, _, _) = ui.respond("What are the ILO indicators of forced labour?", [], None,
+                                             mode=EXTRACTIVE_LABEL)
+            assert len(srv.chat_requests()) == asked, "the offline mode must not call the endpoint"
+            assert "[1]" in _text(history[-1])
+        finally:
+            ui.close()
