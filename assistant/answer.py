@@ -71,6 +71,35 @@ def _usable(span: Span) -> bool:
     )
 
 
+_ITEM = re.compile(r"^\s*(?:[•▪●◦■□➢✓*–-]|\d{1,2}[.)]|[a-z][.)])\s")
+MAX_BLOCK = 700
+MAX_EMBEDDED = 24  # candidate sentences embedded per answer
+
+
+def list_blocks(text: str, spans: list[Span]) -> list[Span]:
+    """Runs of list items (with the line introducing them) as single verbatim spans, so a
+    "which indicators…" question can be answered by the list rather than one item."""
+    blocks: list[Span] = []
+    run: list[Span] = []
+    for span in [*spans, None]:
+        if span is not None and _ITEM.match(span.text):
+            run.append(span)
+            continue
+        if len(run) >= 2:
+            first = run[0]
+            intro = next((s for s in reversed(spans) if s.end <= first.start), None)
+            if intro is not None and intro.text.rstrip().endswith(":"):
+                first = intro
+            start, end = first.start, run[-1].end
+            while end - start > MAX_BLOCK and len(run) > 2:
+                run.pop()
+                end = run[-1].end
+            if end - start <= MAX_BLOCK:
+                blocks.append(Span(start, end, text[start:end]))
+        run = []
+    return blocks
+
+
 def extractive_answer(
     question: str, hits: list[Hit], embedder, settings: Settings, question_vector: np.ndarray | None = None
 ) -> Draft:
@@ -80,18 +109,26 @@ def extractive_answer(
     q_weight = sum(idf[w] for w in set(q_words)) or 1.0
     candidates: list[_Candidate] = []
     for i, hit in enumerate(hits):
-        for span in sentence_spans(hit.chunk.text):
+        spans = sentence_spans(hit.chunk.text)
+        for span in spans + list_blocks(hit.chunk.text, spans):
             if _usable(span):
                 candidates.append(_Candidate(i, span))
     if not candidates:
         return Draft("", [], abstained=True)
+    lexical: dict[int, float] = {}
+    for k, c in enumerate(candidates):
+        words = set(content_words(c.span.text))
+        lexical[k] = sum(idf[w] for w in set(q_words) if w in words) / q_weight
+    # embedding every sentence costs most of an answer's time: only the most promising are
+    # embedded (by word overlap, with the best-ranked passages' sentences kept in)
+    keep = sorted(range(len(candidates)), key=lambda k: lexical[k] + 0.1 / (1 + candidates[k].hit_index), reverse=True)
+    candidates = [candidates[k] for k in sorted(keep[:MAX_EMBEDDED])]
+    lexical_kept = [lexical[k] for k in sorted(keep[:MAX_EMBEDDED])]
     vectors = embedder.embed([c.span.text for c in candidates])
     q_vec = question_vector if question_vector is not None else embedder.embed([question])[0]
     semantic = vectors @ q_vec
-    for c, sem in zip(candidates, semantic, strict=True):
-        words = set(content_words(c.span.text))
-        lexical = sum(idf[w] for w in set(q_words) if w in words) / q_weight
-        c.score = 0.55 * float(sem) + 0.45 * lexical + 0.04 / (1 + c.hit_index)
+    for c, sem, lex in zip(candidates, semantic, lexical_kept, strict=True):
+        c.score = 0.55 * float(sem) + 0.45 * lex + 0.04 / (1 + c.hit_index)
     chosen: list[_Candidate] = []
     length = 0
     for c in sorted(candidates, key=lambda c: c.score, reverse=True):
@@ -102,6 +139,8 @@ def extractive_answer(
         words = set(content_words(c.span.text))
         if any(_jaccard(words, set(content_words(o.span.text))) > 0.6 for o in chosen):
             continue
+        if any(o.hit_index == c.hit_index and o.span.start < c.span.end and c.span.start < o.span.end for o in chosen):
+            continue  # a list block and one of its own items
         if chosen and length + len(c.span.text) > settings.answer_chars:
             continue
         chosen.append(c)

@@ -237,7 +237,8 @@ def _cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
     from eval.draft import draft_questions
 
     path = draft_questions(settings, n=args.n, out=args.out)
-    print(f"wrote {args.n} draft questions to {path} (marked synthetic: review them before use)")
+    count = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    print(f"wrote {count} draft questions to {path} (marked synthetic: review them before use)")
     return 0
 
 

@@ -288,13 +288,18 @@ def save_dataset(questions: Iterable[Question] | Dataset, path: str | os.PathLik
         seen[q.id] = lineno
         out_lines.append(json.dumps(obj, ensure_ascii=False))
     p.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename, so an interrupted save never leaves half a gold set.
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    write_text_atomic(p, "".join(line + "\n" for line in out_lines))  # never half a gold set
+    return p
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write beside the target and rename, so a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write("".join(line + "\n" for line in out_lines))
-        os.replace(tmp, p)
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are for reading
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return p

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from .dataset import write_text_atomic
 
 # (block, key, label, higher_is_better) in the order the summary table shows them.
 SUMMARY_ROWS: tuple[tuple[str, str, str, bool], ...] = (
@@ -255,24 +255,11 @@ def plot_latency(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write beside the target and rename, so a reader never sees half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
     """report.json, report.md, metrics.png and latency.png in `out`; returns their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "report.json", out / "report.md"
-    _write_text(json_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    _write_text(md_path, render_markdown(report))
+    write_text_atomic(json_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(md_path, render_markdown(report))
     return [json_path, md_path, plot_metrics(report, out / "metrics.png"), plot_latency(report, out / "latency.png")]
