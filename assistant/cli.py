@@ -20,7 +20,8 @@ from .settings import Settings, offline_environment
 def _settings_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (defaults < config file < LANTERN_* environment < these flags)")
-    group.add_argument("--config", metavar="FILE", help="TOML settings file (default: $LANTERN_CONFIG or ./lantern.toml)")
+    group.add_argument("--config-file", dest="config_file", metavar="FILE",
+                       help="TOML settings file (default: $LANTERN_CONFIG or ./lantern.toml)")
     hints = get_type_hints(Settings)
     for f in fields(Settings):
         flag = "--" + f.name.replace("_", "-")
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("questions", type=Path, help="gold questions, JSONL")
     p.add_argument("--out", type=Path, default=None, help="folder for report.json, report.md and charts")
     p.add_argument("--json", action="store_true", help="print report.json to stdout")
-    p.add_argument("--config-name", "--run-config", dest="configs", action="append", default=[], metavar="NAME",
+    p.add_argument("--config", dest="configs", action="append", default=[], metavar="NAME",
                    help="configuration(s) to compare (repeatable); see `lantern eval --list-configs`")
     p.add_argument("--list-configs", action="store_true", help="list the named configurations and exit")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     flags = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
-    return Settings.load(config=args.config, **flags)
+    return Settings.load(config=args.config_file, **flags)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,9 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+# run as a script, this folder is first on sys.path and its ingest.py would shadow the package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 MAX_TOKENS = 256
 

@@ -75,7 +75,6 @@ class _Parsed:
     pages: list
     chunks: list
     vectors: Any
-    embedder: str
     seconds: dict[str, float]
 
 
@@ -95,7 +94,7 @@ def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None) 
     """Load, chunk and embed one file (in a worker process, or inline)."""
     global _EMBEDDER
     from .chunk import chunk_pages, embedding_text
-    from .embed import make_embedder
+    from .embed import embedder_name, make_embedder
     from .load import load
 
     t0 = time.perf_counter()
@@ -105,12 +104,12 @@ def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None) 
     if not chunks:
         raise IngestError(str(sf.path), "no text to index")
     t2 = time.perf_counter()
-    if _EMBEDDER is None:
+    if _EMBEDDER is None or _EMBEDDER.name != embedder_name(settings):
         _EMBEDDER = make_embedder(settings, threads=threads)
     vectors = _EMBEDDER.embed([embedding_text(c) for c in chunks])
     t3 = time.perf_counter()
     seconds = {"parse": t1 - t0, "chunk": t2 - t1, "embed": t3 - t2}
-    return _Parsed(sf, sha256, doc.metadata, doc.pages, chunks, vectors, _EMBEDDER.name, seconds)
+    return _Parsed(sf, sha256, doc.metadata, doc.pages, chunks, vectors, seconds)
 
 
 def _warm_imports() -> None:

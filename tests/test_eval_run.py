@@ -174,7 +174,7 @@ def test_cli_json_prints_only_the_report(
     out = tmp_path / "out"
     proc = lantern_cli(
         "eval", EXAMPLES, "--store", sample_store.store, "--out", out, "--json",
-        "--config-name", "lantern", "--config-name", "dense", "--limit", "4", env=OFFLINE, cwd=tmp_path,
+        "--config", "lantern", "--config", "dense", "--limit", "4", env=OFFLINE, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -235,7 +235,7 @@ def test_cli_missing_store(
 def test_cli_llm_config_offline_explains(
     sample_store: Settings, lantern_cli: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
-    proc = lantern_cli("eval", EXAMPLES, "--store", sample_store.store, "--config-name", "llm",
+    proc = lantern_cli("eval", EXAMPLES, "--store", sample_store.store, "--config", "llm",
                        env=OFFLINE, cwd=tmp_path)
     assert proc.returncode == 2
     assert "LANTERN_LLM_BASE_URL" in proc.stderr and "'llm'" in proc.stderr

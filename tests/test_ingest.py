@@ -879,7 +879,7 @@ def test_missing_config_file_is_a_settings_error(tmp_path: Path) -> None:
 def test_cli_settings_layering(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("top_k = 7\nchunk_size = 300\nanswer_sentences = 2\n")
-    proc = run_lantern("settings", "--json", "--config", config, "--answer-sentences", "3",
+    proc = run_lantern("settings", "--json", "--config-file", config, "--answer-sentences", "3",
                        env={"LANTERN_TOP_K": "9"}, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     values = {row["name"]: row["value"] for row in json.loads(proc.stdout)}
