@@ -104,6 +104,14 @@ DEFINITIONS = {
 Progress = Callable[[str], None]
 
 
+
+def _question_fields(q: Question) -> dict[str, Any]:
+    """The gold question's own fields, as every per-question record starts."""
+    return {
+        "id": q.id, "question": q.question, "category": q.category, "language": q.language,
+        "answerable": q.answerable, "gold": [g.to_dict() for g in q.gold],
+    }
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -249,12 +257,7 @@ def _lantern_records(
             answer = lantern.ask(q.question)
             keys = [(h.chunk.source, h.chunk.page) for h in hits]
             rec: dict[str, Any] = {
-                "id": q.id,
-                "question": q.question,
-                "category": q.category,
-                "language": q.language,
-                "answerable": q.answerable,
-                "gold": [g.to_dict() for g in q.gold],
+                **_question_fields(q),
                 "retrieved": [
                     {"source": s, "page": p, "score": round(float(h.score), 4)}
                     for (s, p), h in zip(keys, hits, strict=True)
@@ -300,12 +303,7 @@ def _baseline_records(
         keys = [(h.source, h.page) for h in hits]
         text = hits[0].text if hits else ""
         rec: dict[str, Any] = {
-            "id": q.id,
-            "question": q.question,
-            "category": q.category,
-            "language": q.language,
-            "answerable": q.answerable,
-            "gold": [g.to_dict() for g in q.gold],
+            **_question_fields(q),
             "retrieved": [{"source": h.source, "page": h.page, "score": round(h.score, 4)} for h in hits],
             "abstained": False,
             "answer": text,
