@@ -24,7 +24,7 @@ from assistant.settings import Settings
 
 from .load import SourceFile, discover
 
-PIPELINE_VERSION = "3"  # bump when cleaning or chunking changes, to re-ingest everything
+PIPELINE_VERSION = "4"  # bump when cleaning or chunking changes, to re-ingest everything
 
 ProgressCallback = Callable[[str, int, int], None]  # (message, done, total)
 

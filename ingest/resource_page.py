@@ -9,12 +9,13 @@ Accepts captured text or the page's HTML; standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin
+
+from .clean import fix_mojibake
 
 __all__ = [
     "Download",
@@ -161,62 +162,6 @@ _VERSIONS_NOTE_RE = re.compile(
 )
 
 # --------------------------------------------------------------------------- text repair
-
-_CP1252_BYTE: dict[str, int] = {}
-for _b in range(0x80, 0xA0):
-    with contextlib.suppress(UnicodeDecodeError):  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are undefined
-        _CP1252_BYTE[bytes([_b]).decode("cp1252")] = _b
-_MOJIBAKE_RUN_RE = re.compile(
-    "[\u00c2-\u00f4][\u0080-\u00bf" + "".join(re.escape(c) for c in _CP1252_BYTE) + "]+"
-)
-_MOJIBAKE_LEFTOVERS = (("â€\u009d", "”"), ("â€", "”"), ("Â ", " "))
-
-
-def _mojibake_bytes(run: str) -> bytes | None:
-    """Map each char back to the byte it was mis-decoded from (cp1252, else latin-1)."""
-    out = bytearray()
-    for ch in run:
-        if ch in _CP1252_BYTE:
-            out.append(_CP1252_BYTE[ch])
-        elif ord(ch) < 0x100:
-            out.append(ord(ch))
-        else:
-            return None
-    return bytes(out)
-
-
-def _fix_run(match: re.Match[str]) -> str:
-    """Re-decode one suspicious run as UTF-8, sequence by sequence, keeping what fails."""
-    run = match.group(0)
-    raw = _mojibake_bytes(run)
-    if raw is None:
-        return run
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    out, i = [], 0
-    while i < len(run):
-        lead = raw[i]
-        n = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
-        try:
-            out.append(raw[i : i + n].decode("utf-8"))
-            i += n
-        except UnicodeDecodeError:
-            out.append(run[i])
-            i += 1
-    return "".join(out)
-
-
-def fix_mojibake(text: str) -> str:
-    """Undo UTF-8-read-as-cp1252 damage ('â€™' → '’') only where it decodes cleanly."""
-    if not re.search("[\u00c2-\u00f4]", text):
-        return text
-    text = _MOJIBAKE_RUN_RE.sub(_fix_run, text)
-    for bad, good in _MOJIBAKE_LEFTOVERS:
-        text = text.replace(bad, good)
-    return text
-
 
 def _clean(text: str) -> str:
     """Normalise line ends, invisible chars, mojibake, PDF hyphenation and Markdown download links."""
