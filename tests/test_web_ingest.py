@@ -223,7 +223,11 @@ def _assert_polite(reqs: list[Request], interval: float, user_agent: str = USER_
     assert all(r.headers.get("User-Agent") == user_agent for r in reqs)
     assert all(r.method == "GET" for r in reqs)
     gaps = [b.time - a.time for a, b in zip(reqs, reqs[1:], strict=False)]
-    assert min(gaps) >= interval - max(0.05, 0.1 * interval), sorted(gaps)[:3]
+    # The server stamps a request when its handler thread runs, which can lag the client's
+    # send by tens of ms on a busy machine (shrinking the next gap by as much): every gap
+    # must still be well above zero, and the pace over the whole run must hold.
+    assert min(gaps) >= 0.5 * interval, sorted(gaps)[:3]
+    assert (reqs[-1].time - reqs[0].time) / len(gaps) >= interval - max(0.05, 0.1 * interval), sorted(gaps)[:3]
 
 
 def test_one_host_is_paced_and_named(crawl: Crawl) -> None:
