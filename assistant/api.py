@@ -20,7 +20,7 @@ from typing import Any
 
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
 from .chat import Conversation
-from .cite import check_citations, complete_sentences
+from .cite import answer_sentences, check_citations, complete_sentences
 from .errors import EmptyStore
 from .gate import (
     MIN_FOREIGN_COVERAGE,
@@ -132,7 +132,7 @@ class Lantern:
 
     # --- internals --------------------------------------------------------------------
     def _search(self, question: str, filters: Filters, top_k: int) -> SearchResult:
-        if not self.store.documents():
+        if not self.store.has_documents():
             raise EmptyStore(f"the store {self.settings.store} holds no documents: run `lantern ingest PATH` first")
         return self.retriever.search(question, filters, top_k)
 
@@ -172,8 +172,9 @@ class Lantern:
                 yield finish(ABSTAIN_TEXT, None, True)
                 return
             checked = check_citations(draft.text, hits)
-            for sentence in checked.text.split("] "):
-                yield sentence + ("] " if not sentence.endswith("]") else "")
+            claims = answer_sentences(checked.text)
+            for i, claim in enumerate(claims):
+                yield claim + (" " if i < len(claims) - 1 else "")
             yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
             return
         judge = self.llm.supports if self.settings.llm_check_citations else None

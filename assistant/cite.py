@@ -155,7 +155,7 @@ def check_citations(
     renumber: dict[int, int] = {}
     citations: list[Citation] = []
     out: list[str] = []
-    for sentence in _answer_sentences(text):
+    for sentence in answer_sentences(text):
         claim = MARKER.sub("", sentence).strip()
         kept: list[int] = []
         for group in MARKER.finditer(sentence):
@@ -190,7 +190,7 @@ def check_citations(
     return CheckedAnswer(joined, citations, removed)
 
 
-def _answer_sentences(text: str) -> list[str]:
+def answer_sentences(text: str) -> list[str]:
     """Split an answer into claims: a run of [n] markers ends a claim, and so does the end
     of a sentence; markers stay with the claim they follow."""
     pieces = re.split(r"((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)", text.strip())

@@ -165,7 +165,7 @@ def ingest_files(
             report.sources = [sf.source for sf in files]
 
             if todo:
-                _process(store, todo, settings, report, timings, notify, workers)
+                _process(store, todo, set(known), settings, report, timings, notify, workers)
             if prune:
                 report.removed = _prune(store, {sf.source for sf in files}, notify)
             if report.added or report.updated or report.removed or store.get_meta("keyword_generation") != str(store.generation):
@@ -185,7 +185,8 @@ def ingest_files(
 
 
 def _process(
-    store, todo: list[tuple[SourceFile, str, bool]], settings: Settings, report: IngestReport,
+    store, todo: list[tuple[SourceFile, str, bool]], known_sources: set[str], settings: Settings,
+    report: IngestReport,
     timings: dict[str, float], notify: ProgressCallback, workers: int | None,
 ) -> None:
     """Parse, chunk and embed in worker processes (one CPU thread each: process-level
@@ -198,7 +199,6 @@ def _process(
 
         onnx_model_file(settings.embed_backend == "onnx-int8")  # export once, before the workers start
     total = len(todo)
-    known_sources = {d.source for d in store.documents(include_pending=True)}
     cores = os.cpu_count() or 1
     n_workers = workers if workers is not None else min(cores, total)
     # biggest files first, so no worker is left with a long file at the end

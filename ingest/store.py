@@ -192,9 +192,10 @@ class Store:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     # --- reading ---------------------------------------------------------------------
-    def documents(self, include_pending: bool = False) -> list[DocumentRecord]:
-        sql = "SELECT * FROM documents" + ("" if include_pending else " WHERE state='complete'") + " ORDER BY source"
-        cur = self.db.execute(sql)
+    def documents(self, include_pending: bool = False, source: str | None = None) -> list[DocumentRecord]:
+        clauses = ([] if include_pending else ["state='complete'"]) + (["source=?"] if source is not None else [])
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        cur = self.db.execute(f"SELECT * FROM documents{where} ORDER BY source", () if source is None else (source,))
         cols = [d[0] for d in cur.description]
         out = []
         for row in cur.fetchall():
@@ -204,7 +205,12 @@ class Store:
         return out
 
     def document(self, source: str) -> DocumentRecord | None:
-        return next((d for d in self.documents(include_pending=True) if d.source == source), None)
+        found = self.documents(include_pending=True, source=source)
+        return found[0] if found else None
+
+    def has_documents(self) -> bool:
+        """Whether any document is complete (cheap: asked before every question)."""
+        return self.db.execute("SELECT 1 FROM documents WHERE state='complete' LIMIT 1").fetchone() is not None
 
     def count_chunks(self) -> int:
         return self.db.execute(
