@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STORE  ?= .lantern
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test check lint bench browser clean
 
 setup: $(STAMP)
 
@@ -29,15 +29,20 @@ demo: setup
 	$(BIN)/lantern ask "What happens after a reasonable grounds decision?" --store $(STORE)
 	$(BIN)/lantern ui --store $(STORE)
 
-test: setup browser
+test: setup browser check
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
+
+# The house rules, checked by tools: style, the import layering and types.
+check: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 lint: setup
 	$(BIN)/ruff check .
 
 bench: setup
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/query.py
 
 clean:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from core.errors import (
     DatasetError,
     EmptyStore,
     EndpointError,
@@ -25,8 +25,8 @@ from .errors import (
     StoreError,
     StoreNotFound,
 )
-from .settings import Settings
-from .types import Answer, Chunk, Citation, Hit, Page, RemovedCitation
+from core.settings import Settings
+from core.types import Answer, Chunk, Citation, Hit, Page, RemovedCitation
 
 if TYPE_CHECKING:  # imported lazily: opening a store loads Chroma and the model
     from .api import Lantern, Stream

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cite import MARKER, Span, content_words, sentence_spans
-from .errors import EndpointError
-from .settings import Settings
-from .types import Citation, Hit
+from core.errors import EndpointError
+from core.settings import Settings
+from core.types import Citation, Hit
 
 NOT_FOUND = "NOT_IN_SOURCES"
 

@@ -21,7 +21,7 @@ from typing import Any
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
 from .chat import Conversation
 from .cite import answer_sentences, check_citations, complete_sentences
-from .errors import EmptyStore
+from core.errors import EmptyStore
 from .gate import (
     MIN_FOREIGN_COVERAGE,
     MIN_SIMILARITY,
@@ -31,8 +31,8 @@ from .gate import (
     should_abstain,
 )
 from .retrieve import Filters, Retriever, SearchResult
-from .settings import Settings, offline_environment
-from .types import Answer, Hit
+from core.settings import Settings, offline_environment
+from core.types import Answer, Hit
 
 ABSTAIN_TEXT = (
     "The documents in this store do not answer this question. "
@@ -46,7 +46,7 @@ class Lantern:
 
     def __init__(self, settings: Settings):
         from ingest.embed import embedder_name, make_embedder
-        from ingest.store import Store
+        from core.store import Store
 
         self.settings = settings
         self.store = Store.open(settings)
@@ -101,7 +101,7 @@ class Lantern:
         Answer is `stream.answer` once iteration ends."""
         question = question.strip()
         if not question:
-            from .errors import LanternError
+            from core.errors import LanternError
 
             raise LanternError("the question is empty")
         return Stream(self._answer_events(question, Filters.parse(filters), top_k or self.settings.top_k, _asked))

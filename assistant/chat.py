@@ -12,7 +12,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .cite import content_words
-from .types import Answer
+from core.types import Answer
 
 if TYPE_CHECKING:
     from .api import Lantern, Stream

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from .cite import STOPWORDS
-from .types import Hit
+from core.types import Hit
 
 MIN_SIMILARITY = 0.35  # below this best-passage cosine, nothing retrieved is about the question
 MIN_FOREIGN_COVERAGE = 0.4  # questions not in English: share of their words found in the hits

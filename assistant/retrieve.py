@@ -25,8 +25,8 @@ import numpy as np
 
 from ingest.clean import guess_language
 
-from .errors import FilterError
-from .types import Chunk, Hit
+from core.errors import FilterError
+from core.types import Chunk, Hit
 
 RRF_K = 30
 KEYWORD_WEIGHT = 1.5  # BM25 alone beat dense alone on the dev set (names, numbers, acronyms)
@@ -139,7 +139,7 @@ class Retriever:
         with self._lock:
             if generation == self._generation:
                 return
-            from ingest.keyword import KeywordIndex
+            from core.keyword import KeywordIndex
 
             if self._generation >= 0 and self.store.get_meta("writer_pid") != str(os.getpid()):
                 self.store.reopen_collection()  # another process wrote: drop our cached Chroma

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
-from assistant.settings import Settings, offline_environment  # noqa: E402
+from core.settings import Settings, offline_environment  # noqa: E402
 
 offline_environment()
 
@@ -55,7 +55,7 @@ def main() -> None:
     store = args.store or Path(tempfile.mkdtemp(prefix="lantern-bench-")) / "store"
     if not (store / "ledger.sqlite").exists():
         print(f"building {store} from {CORPUS} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "assistant.cli", "ingest", str(CORPUS), "--store", str(store), "--json"],
+        subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(CORPUS), "--store", str(store), "--json"],
                        check=True, stdout=subprocess.DEVNULL, cwd=REPO)
     from assistant.api import Lantern
     from assistant.retrieve import Filters
@@ -78,7 +78,7 @@ def main() -> None:
     cold = []
     for q in dataset.questions[:5]:
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "assistant.cli", "ask", q.question, "--store", str(store), "--json"],
+        subprocess.run([sys.executable, "-m", "app.cli", "ask", q.question, "--store", str(store), "--json"],
                        check=True, stdout=subprocess.DEVNULL, cwd=REPO)
         cold.append(time.perf_counter() - t)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.settings import offline_environment
+from core.settings import offline_environment
 
 BASELINE_VERSION = "1"  # bump when the pipeline below changes, so stale caches are rebuilt
 DEPTH = 10  # chunks retrieved per question: top 5 for @5 metrics, 10 for nDCG@10

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import DatasetError
+from core.errors import DatasetError
 
 CATEGORIES: frozenset[str] = frozenset(
     {"fact", "definition", "list", "multi_hop", "cross_lingual", "unanswerable", "synthetic"}

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import EndpointError, SettingsError
-from assistant.settings import Settings
-from assistant.types import Chunk
+from core.errors import EndpointError, SettingsError
+from core.settings import Settings
+from core.types import Chunk
 from eval.dataset import GoldRef, Question, save_dataset
 from eval.metrics import normalise, quote_verified
 
@@ -97,7 +97,7 @@ def draft_questions(settings: Settings, n: int, out: str | Path, seed: int = 0) 
             "(or --llm-base-url and --llm-model; add LANTERN_LLM_API_KEY if the endpoint wants one)"
         )
     from assistant.answer import LLMClient
-    from ingest.store import Store
+    from core.store import Store
 
     store = Store.open(settings)
     try:

@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import SettingsError
-from assistant.settings import Settings
+from core.errors import SettingsError
+from core.settings import Settings
 from eval.dataset import Dataset, Question, load_dataset, validate_against
 from eval.metrics import (
     abstention_scores,
@@ -286,7 +286,7 @@ def _baseline_records(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score the plain llama-index pipeline: retrieval, and its top chunk as the 'answer'."""
     from eval.baseline import build_baseline
-    from ingest.store import Store
+    from core.store import Store
 
     store = Store.open(settings)
     try:
@@ -477,7 +477,7 @@ def check_configs(names: Sequence[str], settings: Settings) -> list[str]:
 
 
 def _store_info(settings: Settings) -> dict[str, Any]:
-    from ingest.store import Store
+    from core.store import Store
 
     store = Store.open(settings)
     try:

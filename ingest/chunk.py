@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from assistant.types import Chunk, Page, chunk_id
+from core.types import Chunk, Page, chunk_id
 
 from .clean import guess_language
 from .embed import MAX_TOKENS, load_tokenizer

@@ -2,7 +2,7 @@
 OpenAI-compatible endpoint.
 
 Why ONNX int8 by default: on 2 cores it embeds ~3× faster than sentence-transformers/torch
-with vectors at cosine ≥ 0.98 to fp32 (see bench/ingest.py), and a query needs no torch
+with vectors at cosine ≥ 0.98 to fp32 (see bench/ingest_bench.py), and a query needs no torch
 import, which keeps `lantern ask` cold start short. The ONNX file is exported once from the
 packaged weights (torch is needed for that step only) and cached beside the model folder.
 """
@@ -17,8 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.errors import EndpointError, SettingsError
-from assistant.settings import Settings
+from core.errors import EndpointError, SettingsError
+from core.settings import Settings
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 

@@ -19,8 +19,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import IngestError
-from assistant.types import Page
+from core.errors import IngestError
+from core.types import Page
 
 from .clean import clean_pages, guess_language, normalise_whitespace
 

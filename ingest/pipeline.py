@@ -19,8 +19,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import IngestError, LanternError
-from assistant.settings import Settings
+from core.errors import IngestError, LanternError
+from core.settings import Settings
 
 from .load import SourceFile, discover
 
@@ -138,7 +138,7 @@ def ingest_files(
     workers: int | None = None,
 ) -> IngestReport:
     """Ingest already-discovered files (the web crawler calls this with its downloads)."""
-    from .store import Store
+    from core.store import Store
 
     started = time.perf_counter()
     report = IngestReport()
@@ -170,7 +170,7 @@ def ingest_files(
                 report.removed = _prune(store, {sf.source for sf in files}, notify)
             if report.added or report.updated or report.removed or store.get_meta("keyword_generation") != str(store.generation):
                 t = time.perf_counter()
-                from .keyword import KeywordIndex
+                from core.keyword import KeywordIndex
 
                 KeywordIndex.rebuild(store)
                 timings["keyword"] = time.perf_counter() - t

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.settings import Settings
+from core.settings import Settings
 
-from .store import Store
+from core.store import Store
 
 
 def store_status(settings: Settings) -> dict[str, Any]:

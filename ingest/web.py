@@ -40,8 +40,8 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
-from assistant.errors import IngestError, StoreNotFound
-from assistant.settings import Settings
+from core.errors import IngestError, StoreNotFound
+from core.settings import Settings
 
 from .load import SourceFile
 from .pipeline import IngestReport, ProgressCallback, ingest_files
@@ -705,7 +705,7 @@ def _stored_documents(settings: Settings) -> dict[str, Any]:
     """Documents already in the store (to keep a shared PDF's source and links stable)."""
     if not (Path(settings.store) / "ledger.sqlite").exists():
         return {}
-    from .store import Store
+    from core.store import Store
 
     try:
         store = Store.open(settings)

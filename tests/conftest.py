@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from assistant.settings import Settings, offline_environment
+from core.settings import Settings, offline_environment
 
 offline_environment()  # before chromadb, tokenizers or onnxruntime are imported anywhere
 
@@ -63,7 +63,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
 def lantern_command() -> list[str]:
     """The installed `lantern` entry point (or the module, if the script is missing)."""
     script = BIN / "lantern"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
 def run_lantern(*args: str | Path, env: dict[str, str] | None = None, timeout: float = 300,

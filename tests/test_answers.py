@@ -18,9 +18,9 @@ from conftest import TOOLKIT, TREATY, lantern_command
 from support.openai_server import ScriptedOpenAIServer
 
 from assistant.api import ABSTAIN_TEXT, NO_MATCH_TEXT, Lantern
-from assistant.errors import EndpointError, FilterError
-from assistant.settings import Settings
-from assistant.types import Answer
+from core.errors import EndpointError, FilterError
+from core.settings import Settings
+from core.types import Answer
 from ingest.clean import guess_language
 
 FBI = "pdf/fbi-ucr-human-trafficking-2014.pdf"

@@ -14,7 +14,7 @@ from support.openai_server import ScriptedOpenAIServer
 
 from assistant.api import Lantern
 from assistant.chat import CONDENSE_PROMPT
-from assistant.settings import Settings
+from core.settings import Settings
 
 FIRST = "What are the indicators of human trafficking?"
 FOLLOW_UP = "and for children?"

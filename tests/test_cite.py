@@ -7,7 +7,7 @@ import pytest
 
 from assistant.cite import check_citations, content_words, sentence_spans, support_score
 from assistant.gate import acronyms, gather_evidence, key_terms, should_abstain
-from assistant.types import Chunk, Hit
+from core.types import Chunk, Hit
 
 RECOVERY = (
     "A positive reasonable grounds decision opens a recovery period of at least 30 days. "

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assistant.errors import DatasetError
+from core.errors import DatasetError
 from eval.dataset import Dataset, GoldRef, Question, load_dataset, save_dataset, validate_against
 
 DEV_SET = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "dev_questions.jsonl"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from assistant.errors import SettingsError
-from assistant.settings import Settings
+from core.errors import SettingsError
+from core.settings import Settings
 from eval.dataset import Dataset, load_dataset
 from eval.metrics import quote_verified
 
@@ -139,7 +139,7 @@ def test_markdown_puts_configs_side_by_side(sample_report: tuple[dict[str, Any],
 
 def test_baseline_index_is_cached(sample_store: Settings, tmp_path: Path) -> None:
     from eval.baseline import build_baseline
-    from ingest.store import Store
+    from core.store import Store
 
     store = Store.open(sample_store)
     try:
@@ -280,7 +280,7 @@ def test_draft_questions_offline_needs_an_endpoint(
 def test_draft_questions_with_an_endpoint(
     sample_store: Settings, lantern_cli: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
-    from ingest.store import Store
+    from core.store import Store
 
     out = tmp_path / "drafts.jsonl"
     # the first reply quotes nothing from the passage and must be dropped

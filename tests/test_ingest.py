@@ -39,8 +39,8 @@ from conftest import (
     settings_for,
 )
 
-from assistant.errors import SettingsError
-from assistant.settings import Settings
+from core.errors import SettingsError
+from core.settings import Settings
 from ingest.clean import (
     clean_pages,
     fix_mojibake,
@@ -50,7 +50,7 @@ from ingest.clean import (
     repeated_edge_lines,
     strip_edge_lines,
 )
-from ingest.store import Store
+from core.store import Store
 
 TOOLKIT_SRC = f"pdf/{TOOLKIT}"
 UNODC = "unodc-human-trafficking-indicators.pdf"
@@ -549,7 +549,7 @@ def test_modified_file_is_updated_and_its_old_chunks_are_gone(md_corpus: Path, t
     assert (report["added"], report["updated"], report["unchanged"], report["documents"]) == (0, 1, 3, 4)
 
     from ingest.embed import make_embedder
-    from ingest.keyword import KeywordIndex
+    from core.keyword import KeywordIndex
 
     with opened(settings) as store:
         new = [c for c in store.chunks() if c.source == source]

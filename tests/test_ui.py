@@ -24,7 +24,7 @@ import httpx
 import pytest
 from conftest import CORPUS, SAMPLE_CORPUS
 
-from assistant.settings import Settings
+from core.settings import Settings
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -76,7 +76,7 @@ def _last_answer(history: list[dict[str, Any]]) -> str:
 @pytest.fixture(scope="module")
 def app(sample_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """The UI launched on a free port over a private copy of the sample store."""
-    from assistant.ui import launch
+    from app.ui import launch
 
     root = tmp_path_factory.mktemp("ui")
     shutil.copytree(sample_store.store, root / "store")
@@ -168,7 +168,7 @@ def test_feedback_is_appended_with_the_answer(app: SimpleNamespace) -> None:
 
 
 def test_the_empty_store_says_what_to_run(tmp_path: Path, sample_store: Settings) -> None:
-    from assistant.ui import LanternUI
+    from app.ui import LanternUI
 
     ui = LanternUI(sample_store.with_overrides(store=tmp_path / "empty"))
     try:
@@ -255,7 +255,7 @@ def test_bad_uploads_are_rejected_by_name(client, tmp_path: Path) -> None:
 
 
 def test_oversized_upload_is_rejected(app: SimpleNamespace, tmp_path: Path) -> None:
-    from assistant.ui import LanternUI
+    from app.ui import LanternUI
 
     big = tmp_path / "huge.txt"
     big.write_bytes(b"a" * (app.settings.max_upload_mb * 1024 * 1024 + 1))
@@ -395,7 +395,7 @@ def _copy_a_sentence(extra: str):
 def test_llm_mode_names_its_endpoint_and_notes_removed_citations(sample_store: Settings) -> None:
     from support.openai_server import ScriptedOpenAIServer
 
-    from assistant.ui import EXTRACTIVE_LABEL, LanternUI
+    from app.ui import EXTRACTIVE_LABEL, LanternUI
 
     with ScriptedOpenAIServer() as srv:
         srv.script(_copy_a_sentence(" Drones deliver the referral forms to every village [9]."))

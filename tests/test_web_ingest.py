@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from conftest import run_lantern, settings_for
 
-from assistant.errors import IngestError
-from assistant.settings import Settings
+from core.errors import IngestError
+from core.settings import Settings
 from ingest.pipeline import IngestReport
-from ingest.store import Store
+from core.store import Store
 from ingest.web import USER_AGENT, CrawlOptions, Fetcher, ingest_urls
 from tests.support import site_server as ws
 from tests.support.site_server import Request, ResourceSite

@@ -51,15 +51,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .errors import EmptyStore, LanternError
-from .settings import Settings, offline_environment
-from .types import Answer, Citation, Hit
+from core.errors import EmptyStore, LanternError
+from core.settings import Settings, offline_environment
+from core.types import Answer, Citation, Hit
 
 if TYPE_CHECKING:
     import gradio as gr
     from starlette.responses import Response
 
-    from .api import Lantern
+    from assistant.api import Lantern
 
 log = logging.getLogger(__name__)
 
@@ -262,9 +262,9 @@ class LanternUI:
 
     def __init__(self, settings: Settings):
         offline_environment()
-        from ingest.store import Store
+        from core.store import Store
 
-        from .api import Lantern
+        from assistant.api import Lantern
 
         Store.open(settings, create=True).close()  # an empty store is fine: documents can be uploaded
         self.settings = settings
@@ -293,7 +293,7 @@ class LanternUI:
             return self.lantern
         if not self.settings.llm_configured:
             return None
-        from .answer import LLMClient
+        from assistant.answer import LLMClient
 
         return self._variant(LLMClient(self.settings))
 
@@ -379,7 +379,7 @@ class LanternUI:
         mode: str | None = None,
     ) -> Iterator[tuple[list[dict[str, Any]], Session, str]]:
         """Stream one answer into the chat: (history, session, cleared textbox) per update."""
-        from .chat import Conversation
+        from assistant.chat import Conversation
 
         history = list(history or [])
         if session is None:
@@ -529,8 +529,8 @@ class LanternUI:
 
     def remove_document(self, source: str | None) -> str:
         """Remove a document from the store (vectors, ledger, keyword index, file copies)."""
-        from ingest.keyword import KeywordIndex
-        from ingest.store import Store
+        from core.keyword import KeywordIndex
+        from core.store import Store
 
         if not source:
             return "Nothing removed: choose a document first."

@@ -1,6 +1,6 @@
 """Ingest benchmark: the whole shared corpus into a fresh store, then again unchanged, beside
 the plain llama-index pipeline (pypdf pages → SentenceSplitter defaults → HuggingFaceEmbedding
-→ Chroma) in the same run. Prints a table; run with `make bench` or `python bench/ingest.py`.
+→ Chroma) in the same run. Prints a table; run with `make bench` or `python bench/ingest_bench.py`.
 
 Each pipeline runs in its own process so its peak memory (summed over its worker processes,
 sampled every 0.1 s) and timings are its own. Targets (issue 2): cold ≤ 80 s on 2 cores with
@@ -49,7 +49,7 @@ def run_measured(cmd: list[str]) -> tuple[dict, float, float]:
 
 def plain_pipeline(corpus: Path, work: Path) -> dict:
     """The llama-index starter pipeline over the corpus files, timed per stage (runs in a child)."""
-    from assistant.settings import offline_environment
+    from core.settings import offline_environment
 
     offline_environment()
     import chromadb
@@ -86,12 +86,12 @@ def plain_pipeline(corpus: Path, work: Path) -> dict:
 
 def lantern_embedded_share(store: Path) -> float:
     """Share of chunk tokens inside MiniLM's window (title line included), from the built store."""
-    from assistant.settings import Settings, offline_environment
+    from core.settings import Settings, offline_environment
 
     offline_environment()
     from ingest.chunk import embedding_text
     from ingest.embed import load_tokenizer
-    from ingest.store import Store
+    from core.store import Store
 
     tok = load_tokenizer()
     tok.no_truncation()
@@ -108,19 +108,19 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lantern-bench-"))
     store = args.keep or work / "store"
-    lantern = [sys.executable, "-m", "assistant.cli", "ingest", str(args.corpus), "--store", str(store), "--json"]
+    lantern = [sys.executable, "-m", "app.cli", "ingest", str(args.corpus), "--store", str(store), "--json"]
     print(f"Lantern: cold ingest of {args.corpus} ...", file=sys.stderr)
     cold, cold_wall, cold_rss = run_measured(lantern)
     print("Lantern: unchanged re-run ...", file=sys.stderr)
     warm, warm_wall, warm_rss = run_measured(lantern)
     share = lantern_embedded_share(store)
-    status = json.loads(subprocess.run([sys.executable, "-m", "assistant.cli", "status", "--store", str(store), "--json"],
+    status = json.loads(subprocess.run([sys.executable, "-m", "app.cli", "status", "--store", str(store), "--json"],
                                        capture_output=True, text=True, cwd=REPO).stdout)
     pages = status["pages"]
     plain = None
     if not args.skip_plain:
         print("plain llama-index pipeline ...", file=sys.stderr)
-        code = f"import json,sys; sys.path.insert(0, {str(REPO)!r}); from bench.ingest import plain_pipeline; " \
+        code = f"import json,sys; sys.path.insert(0, {str(REPO)!r}); from bench.ingest_bench import plain_pipeline; " \
                f"from pathlib import Path; print(json.dumps(plain_pipeline(Path({str(args.corpus)!r}), Path({str(work)!r}))))"
         plain, plain_wall, plain_rss = run_measured([sys.executable, "-c", code])
     t = cold["timings"]

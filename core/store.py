@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import StoreError, StoreNotFound
-from assistant.settings import Settings
-from assistant.types import Chunk, Page
+from .errors import StoreError, StoreNotFound
+from .settings import Settings
+from .types import Chunk, Page
 
 SCHEMA_VERSION = 1
 CHROMA_BATCH = 5000  # under Chroma's 5,461 records per add

@@ -13,8 +13,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from .errors import LanternError, SettingsError
-from .settings import Settings, offline_environment
+from core.errors import LanternError, SettingsError
+from core.settings import Settings, offline_environment
 
 
 def _settings_parent() -> argparse.ArgumentParser:
@@ -179,7 +179,7 @@ def parse_where(items: list[str]) -> dict[str, str]:
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .api import Lantern
+    from assistant.api import Lantern
     from .render import render_answer
 
     lantern = Lantern.open(settings=settings)
@@ -192,7 +192,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from .api import Lantern
+    from assistant.api import Lantern
     from .render import render_answer
 
     lantern = Lantern.open(settings=settings)

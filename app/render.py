@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .types import Answer
+from core.types import Answer
 
 
 def _where(title: str, page: int | None, label: str | None) -> str:
