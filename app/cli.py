@@ -180,6 +180,7 @@ def parse_where(items: list[str]) -> dict[str, str]:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.api import Lantern
+
     from .render import render_answer
 
     lantern = Lantern.open(settings=settings)
@@ -193,6 +194,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.api import Lantern
+
     from .render import render_answer
 
     lantern = Lantern.open(settings=settings)

@@ -262,9 +262,8 @@ class LanternUI:
 
     def __init__(self, settings: Settings):
         offline_environment()
-        from core.store import Store
-
         from assistant.api import Lantern
+        from core.store import Store
 
         Store.open(settings, create=True).close()  # an empty store is fine: documents can be uploaded
         self.settings = settings

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cite import MARKER, Span, content_words, sentence_spans
 from core.errors import EndpointError
 from core.settings import Settings
+from core.text import MARKER, Span, content_words, neutralise_markers, sentence_spans
 from core.types import Citation, Hit
 
 NOT_FOUND = "NOT_IN_SOURCES"
@@ -159,7 +159,7 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 
 def _neutralise(text: str) -> str:
     """Source text as data: no fake citation markers, no closing tags that end the source."""
-    text = re.sub(r"\[(\d+)\]", r"(\1)", text)
+    text = neutralise_markers(text)
     return text.replace("</source>", "</ source>")
 
 

@@ -18,10 +18,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from core.errors import EmptyStore
+from core.settings import Settings, offline_environment
+from core.text import claims as split_claims
+from core.text import complete_claims
+from core.types import Answer, Hit
+
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
 from .chat import Conversation
-from .cite import answer_sentences, check_citations, complete_sentences
-from core.errors import EmptyStore
+from .cite import check_citations
 from .gate import (
     MIN_FOREIGN_COVERAGE,
     MIN_SIMILARITY,
@@ -31,8 +36,6 @@ from .gate import (
     should_abstain,
 )
 from .retrieve import Filters, Retriever, SearchResult
-from core.settings import Settings, offline_environment
-from core.types import Answer, Hit
 
 ABSTAIN_TEXT = (
     "The documents in this store do not answer this question. "
@@ -45,8 +48,8 @@ class Lantern:
     """Question answering with checked citations over one store."""
 
     def __init__(self, settings: Settings):
-        from ingest.embed import embedder_name, make_embedder
         from core.store import Store
+        from ingest.embed import embedder_name, make_embedder
 
         self.settings = settings
         self.store = Store.open(settings)
@@ -172,7 +175,7 @@ class Lantern:
                 yield finish(ABSTAIN_TEXT, None, True)
                 return
             checked = check_citations(draft.text, hits)
-            claims = answer_sentences(checked.text)
+            claims = split_claims(checked.text)
             for i, claim in enumerate(claims):
                 yield claim + (" " if i < len(claims) - 1 else "")
             yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
@@ -185,7 +188,7 @@ class Lantern:
             # Only checked text is shown: re-check the complete sentences so far and pass on
             # what is new, once it holds a citation that survived (so an answer that ends up
             # with no citation never shows a word of it).
-            complete = complete_sentences(raw)
+            complete = complete_claims(raw)
             if not complete or NOT_FOUND.startswith(raw.strip()[: len(NOT_FOUND)]):
                 continue
             checked = check_citations(complete, hits, judge=judge)

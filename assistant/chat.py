@@ -11,7 +11,7 @@ import re
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .cite import content_words
+from core.text import content_words
 from core.types import Answer
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .cite import STOPWORDS
+from core.text import all_stopwords, stopwords
 from core.types import Hit
 
 MIN_SIMILARITY = 0.35  # below this best-passage cosine, nothing retrieved is about the question
@@ -45,7 +45,7 @@ def key_terms(question: str) -> list[str]:
         terms.append(m.group(0).rstrip(".,"))
     words = re.findall(r"[A-Za-zÀ-ÿ][\w'’-]*", question)
     for i, w in enumerate(words):
-        if i == 0 or not w[0].isupper() or w.lower() in _GENERIC_CAPS or w.lower() in STOPWORDS:
+        if i == 0 or not w[0].isupper() or w.lower() in _GENERIC_CAPS or w.lower() in stopwords("en"):
             continue
         if w.isupper() and len(w) <= 5:  # acronyms (ILO, UNODC, NRM) are names too
             terms.append(w)
@@ -88,11 +88,9 @@ def gather_evidence(question: str, hits: list[Hit], best_similarity: float) -> E
 def gather_foreign_evidence(question: str, hits: list[Hit]) -> Evidence:
     """Evidence for a question not in English: MiniLM's similarity means little there, so
     count the question's longer words (or their glossary translations) found in the hits."""
-    from ingest.clean import _STOP_SETS
-
     from .retrieve import GLOSSARY
 
-    stop = set().union(*_STOP_SETS.values())
+    stop = all_stopwords()
     text = " ".join(f"{h.chunk.title} {h.chunk.text}" for h in hits).lower()
     terms = [w for w in re.findall(r"[a-zà-ÿ0-9][\w-]*", question.lower()) if len(w) >= 5 and w not in stop]
     terms += [t for t in key_terms(question) if t[0].isdigit()]

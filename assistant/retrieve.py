@@ -15,7 +15,6 @@ in `api` wraps it as a llama-index retriever for developers who want one.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -23,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.clean import guess_language
-
 from core.errors import FilterError
+from core.text import guess_language, words
 from core.types import Chunk, Hit
 
 RRF_K = 30
@@ -98,13 +96,9 @@ class Filters:
         return all(getattr(self, f.name) is None for f in fields(self))
 
 
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
-
-
 def translate_terms(question: str) -> str:
     """Add English glossary terms for Dutch/French words in the question (kept as well)."""
-    extra = [GLOSSARY[w] for w in _tokens(question) if w in GLOSSARY and GLOSSARY[w] != w]
+    extra = [GLOSSARY[w] for w in words(question) if w in GLOSSARY and GLOSSARY[w] != w]
     return f"{question} {' '.join(extra)}" if extra else question
 
 

@@ -89,9 +89,9 @@ def lantern_embedded_share(store: Path) -> float:
     from core.settings import Settings, offline_environment
 
     offline_environment()
+    from core.store import Store
     from ingest.chunk import embedding_text
     from ingest.embed import load_tokenizer
-    from core.store import Store
 
     tok = load_tokenizer()
     tok.no_truncation()

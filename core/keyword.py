@@ -13,22 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-_STEMMER = None
-
-
-def _stemmer():
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER
+from .text import stem
 
 
 def _tokenizer():
     from bm25s.tokenization import Tokenizer
 
-    return Tokenizer(lower=True, stopwords="en", stemmer=_stemmer().stemWord, splitter=r"(?u)\b\w[\w.,%-]*\w\b|\b\w\b")
+    return Tokenizer(lower=True, stopwords="en", stemmer=stem, splitter=r"(?u)\b\w[\w.,%-]*\w\b|\b\w\b")
 
 
 def keyword_text(chunk) -> str:

@@ -285,8 +285,8 @@ def _baseline_records(
     dataset: Dataset, settings: Settings, work_dir: Path, progress: Progress
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score the plain llama-index pipeline: retrieval, and its top chunk as the 'answer'."""
-    from eval.baseline import build_baseline
     from core.store import Store
+    from eval.baseline import build_baseline
 
     store = Store.open(settings)
     try:

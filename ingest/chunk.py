@@ -13,9 +13,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from core.text import guess_language
 from core.types import Chunk, Page, chunk_id
 
-from .clean import guess_language
 from .embed import MAX_TOKENS, load_tokenizer
 
 TITLE_TOKENS = 40  # budget for the title line prepended when embedding

@@ -1,5 +1,4 @@
-"""Text cleaning: mojibake, hyphenation at line ends, running headers/footers, whitespace,
-and a small language guesser for mixed-language files (the treaties hold English + Dutch).
+"""Text cleaning: mojibake, hyphenation at line ends, running headers/footers and whitespace.
 
 Cleaning happens before chunking and the cleaned page text is what the store keeps, so
 character offsets and quotes always refer to the text a user is shown.
@@ -11,7 +10,8 @@ import contextlib
 import re
 from collections import Counter
 
-_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\u00ad": ""}
+from core.text import normalise_whitespace
+
 _HYPHEN_BREAK = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-z]\w*)")
 
 
@@ -96,23 +96,6 @@ def join_hyphenation(text: str, vocabulary: set[str] | None = None) -> str:
     return _HYPHEN_BREAK.sub(repl, text)
 
 
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff\x7f]")  # bullets and ticks from symbol fonts (Wingdings, Symbol)
-
-
-def normalise_whitespace(text: str) -> str:
-    """Single spaces within lines, at most one blank line between paragraphs, no edge blanks;
-    symbol-font bullets become "•"."""
-    for k, v in _LIGATURES.items():
-        text = text.replace(k, v)
-    text = _PRIVATE_USE.sub("•", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ").replace("\xa0", " ")
-    text = re.sub(r"(?:\. ?){4,}|…{2,}", " ... ", text)  # table-of-contents dot leaders
-    text = re.sub(r"[ \f\v]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
-
-
 def _line_key(line: str) -> str:
     return re.sub(r"\d+", "#", line.strip().lower())
 
@@ -149,32 +132,3 @@ def clean_pages(raw_pages: list[str]) -> list[str]:
     stripped = [strip_edge_lines(p, keys) for p in fixed]
     vocab = word_set(" ".join(stripped))
     return [normalise_whitespace(join_hyphenation(p, vocab)) for p in stripped]
-
-
-_STOPWORDS = {
-    "en": "the of and to in is that for are be by with this as on or which not any shall",
-    "nl": "de het een van en in is dat op te zijn voor met die niet aan door worden of bij volgens onder wanneer "
-          "sinds hoeveel werden welke welk destijds wat wie hoe waarom",
-    "fr": "le la les des et est une pour dans que qui sur pas par au aux sont du ou pourquoi comme quel quelle "
-          "quels quelles elles ils combien",
-    "de": "der die das und ist nicht ein eine zu den von mit sich auf für dem werden",
-    "es": "el la los las y de que en un una por con para es del al se no",
-}
-_STOP_SETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
-
-
-def guess_language(text: str, default: str = "en") -> str:
-    """The language whose function words occur most often; `default` when too short to tell.
-
-    Short texts (a question) decide on fewer words, but only when another language clearly
-    leads the default one.
-    """
-    words = re.findall(r"[a-zà-ÿ]+", text.lower())
-    if len(words) < 3:
-        return default
-    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOP_SETS.items()}
-    best = max(scores, key=lambda lang: scores[lang])
-    needed = 3 if len(words) >= 8 else 2
-    if best != default and scores[best] >= needed and scores[best] > scores.get(default, 0):
-        return best
-    return default

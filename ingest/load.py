@@ -15,14 +15,14 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from core.errors import IngestError
+from core.text import guess_language, html_to_text
 from core.types import Page
 
-from .clean import clean_pages, guess_language, normalise_whitespace
+from .clean import clean_pages
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".rst"}
@@ -268,36 +268,3 @@ def strip_markdown_markup(text: str) -> str:
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
     text = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", text)
     return re.sub(r"^(#{1,6})(?=[^#\s])", r"\1 ", text, flags=re.MULTILINE)
-
-
-class _TextExtractor(HTMLParser):
-    _SKIP = {"script", "style", "nav", "header", "footer", "noscript", "svg", "form"}
-    _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self.skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self.skip:
-            self.skip -= 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, paragraphs kept, scripts and navigation dropped."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    return normalise_whitespace(re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts)))

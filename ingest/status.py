@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from core.settings import Settings
-
 from core.store import Store
 
 

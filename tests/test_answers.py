@@ -20,8 +20,8 @@ from support.openai_server import ScriptedOpenAIServer
 from assistant.api import ABSTAIN_TEXT, NO_MATCH_TEXT, Lantern
 from core.errors import EndpointError, FilterError
 from core.settings import Settings
+from core.text import guess_language
 from core.types import Answer
-from ingest.clean import guess_language
 
 FBI = "pdf/fbi-ucr-human-trafficking-2014.pdf"
 UNODC = "pdf/unodc-human-trafficking-indicators.pdf"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.cite import check_citations, content_words, sentence_spans, support_score
+from assistant.cite import check_citations, support_score
 from assistant.gate import acronyms, gather_evidence, key_terms, should_abstain
+from core.text import content_words, sentence_spans
 from core.types import Chunk, Hit
 
 RECOVERY = (

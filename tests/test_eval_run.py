@@ -138,8 +138,8 @@ def test_markdown_puts_configs_side_by_side(sample_report: tuple[dict[str, Any],
 
 
 def test_baseline_index_is_cached(sample_store: Settings, tmp_path: Path) -> None:
-    from eval.baseline import build_baseline
     from core.store import Store
+    from eval.baseline import build_baseline
 
     store = Store.open(sample_store)
     try:

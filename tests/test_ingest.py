@@ -41,16 +41,15 @@ from conftest import (
 
 from core.errors import SettingsError
 from core.settings import Settings
+from core.store import Store
+from core.text import guess_language, normalise_whitespace
 from ingest.clean import (
     clean_pages,
     fix_mojibake,
-    guess_language,
     join_hyphenation,
-    normalise_whitespace,
     repeated_edge_lines,
     strip_edge_lines,
 )
-from core.store import Store
 
 TOOLKIT_SRC = f"pdf/{TOOLKIT}"
 UNODC = "unodc-human-trafficking-indicators.pdf"
@@ -548,8 +547,8 @@ def test_modified_file_is_updated_and_its_old_chunks_are_gone(md_corpus: Path, t
     report = ingest_json(md_corpus, "--store", settings.store)
     assert (report["added"], report["updated"], report["unchanged"], report["documents"]) == (0, 1, 3, 4)
 
-    from ingest.embed import make_embedder
     from core.keyword import KeywordIndex
+    from ingest.embed import make_embedder
 
     with opened(settings) as store:
         new = [c for c in store.chunks() if c.source == source]

@@ -17,8 +17,8 @@ from conftest import run_lantern, settings_for
 
 from core.errors import IngestError
 from core.settings import Settings
-from ingest.pipeline import IngestReport
 from core.store import Store
+from ingest.pipeline import IngestReport
 from ingest.web import USER_AGENT, CrawlOptions, Fetcher, ingest_urls
 from tests.support import site_server as ws
 from tests.support.site_server import Request, ResourceSite

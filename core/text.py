@@ -1,0 +1,338 @@
+"""The one text toolkit: sentences, words, stopwords, stems, numbers, citation markers, languages.
+
+Ingest, retrieval, the abstention gate, answers, the citation checker and eval all read text
+the same way through these functions, so a word that counts in one place counts in all of
+them. Word lists come from general sources (NLTK's stopword lists as llama-index ships them,
+Snowball stemmers from PyStemmer, langid.py's model), never from the questions we test on.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+
+# --------------------------------------------------------------------------- citation markers
+
+_NUM = r"\d{1,3}(?:\s*[-\u2013]\s*\d{1,3})?"
+_MARKER_BODY = rf"{_NUM}(?:\s*[,;]\s*{_NUM})*"
+MARKER = re.compile(rf"\s*\[\s*({_MARKER_BODY})\s*\]")
+"""A citation marker with the space before it: [1], [1, 2], [1;3], [2-4]."""
+_MARKER_RUN = re.compile(rf"((?:\s*\[\s*{_MARKER_BODY}\s*\])+)")
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Citation numbers in order of first appearance, without repeats; ranges expand ([2-4])."""
+    out: list[int] = []
+    for match in MARKER.finditer(text):
+        for part in re.split(r"[,;]", match.group(1)):
+            bounds = [int(x) for x in re.findall(r"\d+", part)]
+            numbers = range(bounds[0], bounds[1] + 1) if len(bounds) == 2 and 0 <= bounds[1] - bounds[0] < 50 else bounds
+            out.extend(n for n in numbers if n not in out)
+    return out
+
+
+def strip_markers(text: str) -> str:
+    """The text without [n] markers, spaces before punctuation tidied."""
+    return " ".join(re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub(" ", text)).split())
+
+
+def neutralise_markers(text: str) -> str:
+    """[n] written inside a source becomes (n), so it cannot pose as one of our citations."""
+    return re.sub(r"\[(\s*\d[\d\s,;\-\u2013]*)\]", r"(\1)", text)
+
+
+# --------------------------------------------------------------------------- sentences
+
+_BULLET = "•▪●◦■□➢✓\uf0a7\uf0a8\uf0b7\uf076\uf0d8–*\\-"
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9" + _BULLET + r"])"  # end of a sentence
+    r"|\n\s*\n"  # a paragraph break
+    r"|\s*\n(?=\s*(?:[" + _BULLET + r"]|\d{1,2}[.)]\s))"  # a new list item
+    r"|(?<=:)\s*\n"  # a line that introduces what follows
+    r"|\s+(?=•)"  # an inline bullet
+)
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:No|Nos|Art|Arts|art|para|paras|e\.g|i\.e|cf|vs|etc|Mr|Mrs|Ms|Dr|St|Vol|vol|p|pp|Fig|fig|Inc|Ltd|Co|Jr|Sr)"
+    r"|\b[A-Z]|\b(?:[A-Z]\.){1,3}[A-Z])\.$"
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence as character offsets into a text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Sentences (and list items, and lines that introduce a list) with their offsets, trimmed.
+
+    A full stop after an abbreviation ("No. 29", "U.S.", "e.g.") does not end a sentence.
+    """
+    spans: list[Span] = []
+    pos = 0
+    for m in _SENTENCE_END.finditer(text):
+        after_abbreviation = text[m.start() - 1 : m.start()] == "." and _ABBREVIATION.search(
+            text[max(0, m.start() - 8) : m.start()]
+        )
+        if after_abbreviation and "\n" not in m.group(0):
+            continue
+        _add_span(spans, text, pos, m.start())
+        pos = m.end()
+    _add_span(spans, text, pos, len(text))
+    return spans
+
+
+def _add_span(spans: list[Span], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append(Span(start, end, text[start:end]))
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a text (see `sentence_spans`)."""
+    return [s.text for s in sentence_spans(text)]
+
+
+def claims(text: str) -> list[str]:
+    """An answer split into claims, each keeping the [n] markers that follow it.
+
+    A run of markers ends a claim, and so does the end of a sentence ("... [1]." keeps the stop).
+    """
+    pieces = _MARKER_RUN.split(text.strip())
+    out: list[str] = []
+    for i in range(0, len(pieces), 2):
+        segment = pieces[i]
+        if out and re.match(r"^[.!?;:,]", segment):
+            out[-1] += segment[0]
+            segment = segment[1:]
+        parts = sentences(segment) or [""]
+        if i + 1 < len(pieces):
+            parts[-1] = parts[-1] + pieces[i + 1]
+        out.extend(p.strip() for p in parts if p.strip())
+    return out
+
+
+def complete_claims(text: str) -> str:
+    """The part of a text being streamed that ends at a finished claim; "" before the first."""
+    ends = [m.end() for m in re.finditer(rf"[.!?](?:\s*\[{_MARKER_BODY}\])*(?=\s)|\](?=\s+\S)", text)]
+    return text[: ends[-1]] if ends else ""
+
+
+# --------------------------------------------------------------------------- words
+
+_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
+_LANGUAGE_NAMES = {"en": "english", "nl": "dutch", "fr": "french", "de": "german", "es": "spanish",
+                   "it": "italian", "pt": "portuguese"}
+# Words that frame a question or an instruction rather than carry its content (general English).
+_QUESTION_FRAMING = ("according also any give given list name per say says said shall tell upon via etc "
+                     "may might must would within there's it's")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; numbers keep inner separators ("2,500", "1.5"), apostrophes stay."""
+    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+
+
+@cache
+def stopwords(lang: str = "en") -> frozenset[str]:
+    """General function words of a language (NLTK's lists, as llama-index-core bundles them)."""
+    name = _LANGUAGE_NAMES.get(lang, lang)
+    found: set[str] = set()
+    for folder in _nltk_stopword_folders():
+        path = folder / name
+        if path.is_file():
+            found.update(path.read_text(encoding="utf-8").split())
+            break
+    if lang == "en":
+        found.update(_QUESTION_FRAMING.split())
+    return frozenset(found)
+
+
+@cache
+def all_stopwords() -> frozenset[str]:
+    """Function words of every language Lantern reads questions in."""
+    return frozenset().union(*(stopwords(lang) for lang in ("en", "nl", "fr", "de", "es")))
+
+
+def _nltk_stopword_folders() -> list[Path]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_index")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    return [Path(r) / "core" / "_static" / "nltk_cache" / "corpora" / "stopwords" for r in roots]
+
+
+_STEMMERS: dict[str, object] = {}
+_STEMMER_LOCK = threading.Lock()
+
+
+def stem(word: str, lang: str = "en") -> str:
+    """Snowball stem ("victims" → "victim", "exploitation" → "exploit")."""
+    stemmer = _STEMMERS.get(lang)
+    if stemmer is None:
+        import Stemmer
+
+        with _STEMMER_LOCK:
+            name = _LANGUAGE_NAMES.get(lang, "english")
+            stemmer = _STEMMERS.setdefault(lang, Stemmer.Stemmer(name))
+    return stemmer.stemWord(word)  # type: ignore[attr-defined]
+
+
+def content_words(text: str, lang: str = "en") -> list[str]:
+    """Stemmed words that carry meaning: markers, stopwords and single letters removed."""
+    stop = stopwords(lang)
+    out = []
+    for w in words(MARKER.sub(" ", text)):
+        w = w.replace(",", "") if w[0].isdigit() else w
+        if w in stop or (len(w) < 2 and not w.isdigit()):
+            continue
+        out.append(w if w[0].isdigit() else stem(w, lang))
+    return out
+
+
+# --------------------------------------------------------------------------- numbers
+
+_NUMBER = re.compile(r"(?<!\d)\d{1,3}(?:[,.\u202f\u00a0 ]\d{3}(?!\d))+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")
+
+
+def normalise_number(raw: str) -> str:
+    """One spelling per number: thousands separators dropped, a decimal comma becomes a point."""
+    digits = re.sub(r"[.,\u202f\u00a0 ](?=\d{3}(?!\d))", "", raw.strip())
+    return digits.replace(",", ".")
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states, normalised ("2,500" and "2 500" → "2500")."""
+    return {normalise_number(m) for m in _NUMBER.findall(text)}
+
+
+_PERCENT_WORDS = re.compile(r"\s*\b(?:per\s*cent|percent|pour\s*cent|procent)\b")
+_THOUSANDS = re.compile(r"(?<!\d)\d{1,3}(?:(?P<sep>[,.\u202f\u00a0 ])\d{3})(?:(?P=sep)\d{3})*(?![\d])")
+
+
+def normalise(text: str) -> str:
+    """Canonical text for matching facts and quotes: "7,905"/"7 905"/"7905" and "23 per cent"/"23%"
+    compare equal. NFKC, casefold, thousands separators dropped, other punctuation a space."""
+    s = unicodedata.normalize("NFKC", text).casefold()
+    s = _PERCENT_WORDS.sub("%", s)
+    s = re.sub(r"(?<=\d)\s+%", "%", s)
+    s = _THOUSANDS.sub(lambda m: m.group(0).replace(m.group("sep"), ""), s)
+    out: list[str] = []
+    last = len(s) - 1
+    for i, ch in enumerate(s):
+        if ch == "%" or not unicodedata.category(ch).startswith("P"):
+            out.append(ch)
+        elif ch in ".," and 0 < i < last and s[i - 1].isdigit() and s[i + 1].isdigit():
+            out.append(".")
+        else:
+            out.append(" ")
+    return " ".join("".join(out).split())
+
+
+# --------------------------------------------------------------------------- languages
+
+LANGUAGES = ("en", "nl", "fr", "de", "es")
+_IDENTIFIER = None
+_IDENTIFIER_LOCK = threading.Lock()
+
+
+def _identifier():
+    global _IDENTIFIER
+    with _IDENTIFIER_LOCK:
+        if _IDENTIFIER is None:
+            from langid.langid import LanguageIdentifier, model
+
+            identifier = LanguageIdentifier.from_modelstring(model, norm_probs=True)
+            identifier.set_languages(list(LANGUAGES))
+            _IDENTIFIER = identifier
+    return _IDENTIFIER
+
+
+def guess_language(text: str, default: str = "en") -> str:
+    """The language of a text (langid.py's model, limited to the languages Lantern reads).
+
+    Plain English decides on its function words alone, so the common case never loads the
+    model; `default` when there are too few words to tell.
+    """
+    tokens = [w for w in words(text) if not w[0].isdigit()]
+    if len(tokens) < 2:
+        return default
+    others = frozenset().union(*(stopwords(lang) for lang in LANGUAGES[1:]))
+    english = sum(w in stopwords("en") for w in tokens)
+    english_only = sum(w in stopwords("en") and w not in others for w in tokens)
+    foreign_only = sum(w in others and w not in stopwords("en") for w in tokens)
+    if english >= max(2, len(tokens) // 4) and english_only and not foreign_only:
+        return "en"
+    lang, _ = _identifier().classify(text)
+    return str(lang)
+
+
+# --------------------------------------------------------------------------- layout and HTML
+
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\u00ad": ""}
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\x7f]")  # bullets and ticks from symbol fonts (Wingdings, Symbol)
+
+
+def normalise_whitespace(text: str) -> str:
+    """Single spaces within lines, at most one blank line between paragraphs, no edge blanks;
+    ligatures spelled out; symbol-font bullets become "•"; dot leaders shortened."""
+    for k, v in _LIGATURES.items():
+        text = text.replace(k, v)
+    text = _PRIVATE_USE.sub("•", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ").replace("\xa0", " ")
+    text = re.sub(r"(?:\. ?){4,}|…{2,}", " ... ", text)  # table-of-contents dot leaders
+    text = re.sub(r"[ \f\v]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = frozenset({"script", "style", "nav", "header", "footer", "noscript", "svg", "form"})
+    _BLOCK = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skip += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self.skip:
+            self.skip -= 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML page, paragraphs kept, scripts and navigation dropped."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    return normalise_whitespace(re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts)))
+
+
+def dedupe(items: Iterable[str]) -> list[str]:
+    """Items in first-seen order, case-insensitively unique."""
+    seen: set[str] = set()
+    return [x for x in items if not (x.lower() in seen or seen.add(x.lower()))]  # type: ignore[func-returns-value]

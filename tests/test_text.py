@@ -1,0 +1,96 @@
+"""The one text toolkit (core.text): what every layer relies on when it reads text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.text import (
+    MARKER,
+    cited_numbers,
+    claims,
+    complete_claims,
+    content_words,
+    guess_language,
+    html_to_text,
+    neutralise_markers,
+    normalise,
+    numbers,
+    sentence_spans,
+    sentences,
+    stem,
+    stopwords,
+    strip_markers,
+    words,
+)
+
+GOLD = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+def test_sentences_respect_abbreviations_lists_and_offsets() -> None:
+    text = "Art. 4 of Convention No. 29 applies. The U.S. report says so.\n• first item\n• second item\n\nIntro:\nnext line"
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == [
+        "Art. 4 of Convention No. 29 applies.", "The U.S. report says so.", "• first item", "• second item",
+        "Intro:", "next line",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+    assert sentences("") == []
+
+
+def test_claims_keep_their_markers_and_streaming_stops_at_a_finished_claim() -> None:
+    assert claims("Victims get 45 days [1]. Children need no consent [2][3]. Unsourced.") == [
+        "Victims get 45 days [1].", "Children need no consent [2][3].", "Unsourced.",
+    ]
+    assert complete_claims("First claim [1]. Second cla") == "First claim [1]."
+    assert complete_claims("Still writing the first") == ""
+
+
+def test_citation_markers() -> None:
+    assert cited_numbers("A [2] b [1, 3][2] c [4-6].") == [2, 1, 3, 4, 5, 6]
+    assert cited_numbers("between 2010 and 2015 [2015]") == []
+    assert strip_markers("Victims are helped [1] , always [2].") == "Victims are helped, always."
+    assert neutralise_markers("a source saying [1] or [2, 3]") == "a source saying (1) or (2, 3)"
+    assert MARKER.search("no markers here") is None
+
+
+def test_words_stems_and_stopwords() -> None:
+    assert words("The child’s 2,500 euros (1.5%)") == ["the", "child's", "2,500", "euros", "1.5"]
+    assert stem("victims") == stem("victim") and stem("exploitation") == stem("exploited")
+    assert stem("slachtoffers", "nl") == stem("slachtoffer", "nl")
+    assert {"the", "of", "what"} <= stopwords("en") and {"de", "het", "een"} <= stopwords("nl")
+    assert "le" in stopwords("fr") and "trafficking" not in stopwords("en")
+    assert content_words("What are the indicators of forced labour [1]?") == ["indic", "forc", "labour"]
+
+
+def test_numbers_and_normalise_compare_spellings_of_one_figure() -> None:
+    assert numbers("In 2019 123 people; 2,500 and 2 488 and 1.5") == {"2019", "123", "2500", "2488", "1.5"}
+    assert normalise("7,905 victims (23 per cent)") == normalise("7905 Victims, 23%")
+    assert normalise("1.5 million") == "1.5 million"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("What are the indicators of forced labour?", "en"),
+        ("Welke rol speelt de gemeente bij de opvang van slachtoffers?", "nl"),
+        ("Quelles sont les obligations des entreprises en matière de diligence?", "fr"),
+        ("ILO", "en"),
+    ],
+)
+def test_guess_language(text: str, lang: str) -> None:
+    assert guess_language(text) == lang
+
+
+@pytest.mark.skipif(not GOLD.is_dir(), reason="needs ../shared/eval beside the checkout")
+def test_guess_language_on_every_gold_question() -> None:
+    questions = [json.loads(line) for name in ("dev", "tune") for line in (GOLD / f"{name}_questions.jsonl").open()]
+    wrong = [q["id"] for q in questions if guess_language(q["question"]) != q["language"]]
+    assert wrong == []
+
+
+def test_html_to_text_keeps_paragraphs_and_drops_scripts() -> None:
+    html = "<html><nav>Menu</nav><p>First&nbsp;para.</p><script>x=1</script><div>Second</div></html>"
+    assert html_to_text(html) == "First para.\n\nSecond"
