@@ -138,9 +138,7 @@ class Retriever:
             if self._generation >= 0 and self.store.get_meta("writer_pid") != str(os.getpid()):
                 self.store.reopen_collection()  # another process wrote: drop our cached Chroma
             keyword = KeywordIndex.load(self.store)
-            languages = dict(self.store.db.execute(
-                "SELECT id, json_extract(metadata, '$.language') FROM chunks"
-            ).fetchall())
+            languages = self.store.chunk_languages()
             self._chunk_languages = np.array([languages.get(i) or "" for i in keyword.ids], dtype=object)
             self._chunk_sources = keyword.sources
             self._keyword = keyword
@@ -148,26 +146,11 @@ class Retriever:
 
     def matching_sources(self, filters: Filters) -> list[str] | None:
         """Documents a filter admits (None = no document-level filter)."""
-        clauses, params = [], []
-        if filters.source is not None:
-            clauses.append("source = ?")
-            params.append(filters.source)
-        for name in ("publisher", "title", "doc_type"):
-            value = getattr(filters, name)
-            if value is not None:
-                clauses.append(f"LOWER(COALESCE({name}, '')) LIKE ?")
-                params.append(f"%{value.lower()}%")
-        for name, op in (("year", "="), ("year_min", ">="), ("year_max", "<=")):
-            value = getattr(filters, name)
-            if value is not None:
-                clauses.append(f"year {op} ?")
-                params.append(value)
-        if not clauses:
+        contains = {n: v for n in ("publisher", "title", "doc_type") if (v := getattr(filters, n)) is not None}
+        conditions = (filters.source, filters.year, filters.year_min, filters.year_max)
+        if not contains and all(c is None for c in conditions):
             return None
-        rows = self.store.db.execute(
-            f"SELECT source FROM documents WHERE state='complete' AND {' AND '.join(clauses)}", params
-        ).fetchall()
-        return [r[0] for r in rows]
+        return self.store.find_sources(filters.source, contains, filters.year, filters.year_min, filters.year_max)
 
     # --- search ----------------------------------------------------------------------
     def embed_query(self, question: str) -> np.ndarray:

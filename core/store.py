@@ -79,6 +79,9 @@ class DocumentRecord:
     ingested_at: str | None
 
 
+_TEXT_COLUMNS = frozenset({"publisher", "title", "doc_type"})
+
+
 def _page_db(page: int | None) -> int:
     return 0 if page is None else page  # 0 = a file without pages (Markdown, text)
 
@@ -250,6 +253,38 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    def pages(self, source: str) -> list[tuple[int | None, str]]:
+        """(page, cleaned text) of one document, in page order."""
+        rows = self.db.execute("SELECT page, text FROM pages WHERE source=? ORDER BY page", (source,)).fetchall()
+        return [(_page_py(p), t) for p, t in rows]
+
+    def chunk_languages(self) -> dict[str, str]:
+        """Chunk id -> language code, for filtering the keyword index by language."""
+        rows = self.db.execute("SELECT id, json_extract(metadata, '$.language') FROM chunks").fetchall()
+        return {cid: lang or "" for cid, lang in rows}
+
+    def find_sources(
+        self, source: str | None = None, contains: dict[str, str] | None = None,
+        year: int | None = None, year_min: int | None = None, year_max: int | None = None,
+    ) -> list[str]:
+        """Complete documents matching every given condition; `contains` maps a text column
+        (publisher, title, doc_type) to a case-insensitive substring."""
+        clauses, params = ["state='complete'"], []
+        if source is not None:
+            clauses.append("source = ?")
+            params.append(source)
+        for name, value in (contains or {}).items():
+            if name not in _TEXT_COLUMNS:
+                raise ValueError(f"not a searchable document field: {name}")
+            clauses.append(f"LOWER(COALESCE({name}, '')) LIKE ?")
+            params.append(f"%{value.lower()}%")
+        for op, value in (("=", year), (">=", year_min), ("<=", year_max)):
+            if value is not None:
+                clauses.append(f"year {op} ?")
+                params.append(value)
+        rows = self.db.execute(f"SELECT source FROM documents WHERE {' AND '.join(clauses)}", params).fetchall()
+        return [r[0] for r in rows]
+
     def file_path(self, source: str) -> Path | None:
         """The store's own copy of an ingested file (None for web text or unknown sources)."""
         doc = self.document(source)
@@ -390,3 +425,12 @@ def open_collection(settings: Settings, root: Path):
         if settings.chroma:
             raise StoreError(f"cannot reach the Chroma server at {settings.chroma}: {exc}") from None
         raise
+
+
+def scratch_chroma(path: Path):
+    """A plain embedded Chroma client beside the store, for indexes the store does not own
+    (the llama-index baseline that evaluation compares against)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))

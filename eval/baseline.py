@@ -112,10 +112,7 @@ def _documents(store: Any) -> tuple[list[Any], list[str]]:
         if path is not None:
             pages = _pages_of(path)
         else:
-            rows = store.db.execute(
-                "SELECT page, text FROM pages WHERE source=? ORDER BY page", (rec.source,)
-            ).fetchall()
-            pages = [(None if p == 0 else int(p), t) for p, t in rows]
+            pages = store.pages(rec.source)
             notes.append(f"{rec.source}: no file, used the store's page text")
         for page, text in pages:
             if text.strip():
@@ -134,12 +131,12 @@ def _cache_key(store: Any, model_path: str) -> str:
 def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
     """Build the baseline index for a store's documents, or reload it from `work_dir` if cached."""
     offline_environment()
-    import chromadb
     from llama_index.core import StorageContext, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    from core.store import scratch_chroma
     from ingest.embed import minilm_path
 
     t0 = time.perf_counter()
@@ -148,9 +145,7 @@ def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
     work_dir.mkdir(parents=True, exist_ok=True)
     name = f"baseline-{key}"
     done_marker = work_dir / f"{name}.done"
-    client = chromadb.PersistentClient(
-        path=str(work_dir), settings=chromadb.config.Settings(anonymized_telemetry=False)
-    )
+    client = scratch_chroma(work_dir)
     embed = HuggingFaceEmbedding(model_name=model_path, embed_batch_size=32)
     notes: list[str] = []
     built = False
