@@ -13,17 +13,33 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from core.errors import LanternError, SettingsError
-from core.settings import Settings, offline_environment
+from core.errors import FilterError, LanternError, SettingsError
+from core.settings import TOPICS, Settings, offline_environment
+
+# The settings topics each command reads; its --help lists only those (core.settings.TOPICS).
+COMMAND_TOPICS: dict[str, tuple[str, ...]] = {
+    "ingest": ("store", "embed", "chunk"),
+    "status": ("store",),
+    "ask": ("store", "embed", "search", "answer", "llm"),
+    "chat": ("store", "embed", "search", "answer", "llm", "chat"),
+    "ui": TOPICS,
+    "eval": ("store", "embed", "search", "answer", "llm"),
+    "draft-questions": ("store", "llm"),
+    "settings": TOPICS,
+}
 
 
-def _settings_parent() -> argparse.ArgumentParser:
+def _settings_parent(command: str) -> argparse.ArgumentParser:
+    """The settings flags of one command (its topics only), generated from `Settings`."""
+    topics = COMMAND_TOPICS[command]
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (defaults < config file < LANTERN_* environment < these flags)")
     group.add_argument("--config-file", dest="config_file", metavar="FILE",
                        help="TOML settings file (default: $LANTERN_CONFIG or ./lantern.toml)")
     hints = get_type_hints(Settings)
     for f in fields(Settings):
+        if f.metadata["topic"] not in topics:
+            continue
         flag = "--" + f.name.replace("_", "-")
         env = f"LANTERN_{f.name.upper()}"
         help_text = f"{f.metadata['help']} [env {env}; default {f.default!s}]"
@@ -37,14 +53,13 @@ def _settings_parent() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parent = _settings_parent()
     parser = argparse.ArgumentParser(
         prog="lantern",
         description="Cited answers from anti-trafficking handbooks, guidance and reports.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", parents=[parent], help="add files, folders or resource-library URLs to the store")
+    p = sub.add_parser("ingest", parents=[_settings_parent("ingest")], help="add files, folders or resource-library URLs to the store")
     p.add_argument("paths", nargs="+", metavar="PATH", help="PDF, Markdown, text or HTML files, folders of them, or URLs")
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print one JSON summary and no progress bar")
@@ -55,28 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="URL ingest: follow links only on the starting site (default on)")
     p.set_defaults(run=_cmd_ingest)
 
-    p = sub.add_parser("status", parents=[parent], help="what is in the store")
+    p = sub.add_parser("status", parents=[_settings_parent("status")], help="what is in the store")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_status)
 
-    p = sub.add_parser("ask", parents=[parent], help="ask one question and print a cited answer")
+    p = sub.add_parser("ask", parents=[_settings_parent("ask")], help="ask one question and print a cited answer")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
                    help="filter: source, publisher, language, doc_type, title, year, year_min, year_max (repeatable)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.set_defaults(run=_cmd_ask)
 
-    p = sub.add_parser("chat", parents=[parent], help="an interactive conversation (follow-up questions welcome)")
+    p = sub.add_parser("chat", parents=[_settings_parent("chat")], help="an interactive conversation (follow-up questions welcome)")
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="filter, as for ask")
     p.add_argument("--json", action="store_true", help="print each answer as JSON")
     p.set_defaults(run=_cmd_chat)
 
-    p = sub.add_parser("ui", parents=[parent], help="start the chat UI in a browser")
+    p = sub.add_parser("ui", parents=[_settings_parent("ui")], help="start the chat UI in a browser")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=7860, help="port to listen on")
     p.set_defaults(run=_cmd_ui)
 
-    p = sub.add_parser("eval", parents=[parent], help="score Lantern against a gold question set")
+    p = sub.add_parser("eval", parents=[_settings_parent("eval")], help="score Lantern against a gold question set")
     p.add_argument("questions", type=Path, help="gold questions, JSONL")
     p.add_argument("--out", type=Path, default=None, help="folder for report.json, report.md and charts")
     p.add_argument("--json", action="store_true", help="print report.json to stdout")
@@ -86,12 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.set_defaults(run=_cmd_eval)
 
-    p = sub.add_parser("draft-questions", parents=[parent], help="draft gold questions from the store with an LLM")
+    p = sub.add_parser("draft-questions", parents=[_settings_parent("draft-questions")], help="draft gold questions from the store with an LLM")
     p.add_argument("--n", type=int, default=10, help="how many questions")
     p.add_argument("--out", type=Path, default=Path("drafted_questions.jsonl"), help="output JSONL")
     p.set_defaults(run=_cmd_draft)
 
-    p = sub.add_parser("settings", parents=[parent], help="show the effective settings and where each can be set")
+    p = sub.add_parser("settings", parents=[_settings_parent("settings")], help="show the effective settings and where each can be set")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_settings)
     return parser
@@ -109,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings_from(args)
         return int(args.run(args, settings) or 0)
-    except SettingsError as exc:
+    except (SettingsError, FilterError) as exc:  # the user asked for something malformed
         print(f"lantern: {exc}", file=sys.stderr)
         return 2
     except LanternError as exc:

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -207,7 +208,7 @@ class LLMClient:
 
         try:
             response = self.client.chat.completions.create(
-                model=self.model, messages=messages, stream=True, temperature=0.0, max_tokens=max_tokens
+                model=self.model, messages=cast(Any, messages), stream=True, temperature=0.0, max_tokens=max_tokens
             )
             for chunk in response:
                 if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:

@@ -51,8 +51,7 @@ def key_terms(question: str) -> list[str]:
             terms.append(w)
         elif len(w) > 2:
             terms.append(re.sub(r"['’]s$", "", w))
-    seen: set[str] = set()
-    return [t for t in terms if not (t.lower() in seen or seen.add(t.lower()))]
+    return list({t.lower(): t for t in reversed(terms)}.values())[::-1]
 
 
 def acronyms(text: str) -> set[str]:

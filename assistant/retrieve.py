@@ -18,13 +18,16 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import FilterError
 from core.text import guess_language, words
 from core.types import Chunk, Hit
+
+if TYPE_CHECKING:
+    from core.keyword import KeywordIndex
 
 RRF_K = 30
 KEYWORD_WEIGHT = 1.5  # BM25 alone beat dense alone on the dev set (names, numbers, acronyms)
@@ -121,7 +124,7 @@ class Retriever:
         self.fusion = fusion
         self._lock = threading.Lock()
         self._generation = -1
-        self._keyword = None
+        self._keyword: KeywordIndex | None = None
         self._chunk_sources: np.ndarray | None = None
         self._chunk_languages: np.ndarray | None = None
 
@@ -202,7 +205,7 @@ class Retriever:
         if index is None or not index.ids:
             return []
         mask = None
-        if sources is not None or filters.language:
+        if self._chunk_sources is not None and (sources is not None or filters.language):
             keep = np.ones(len(index.ids), dtype=bool)
             if sources is not None:
                 keep &= np.isin(self._chunk_sources, np.array(sources, dtype=object))

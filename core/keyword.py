@@ -10,6 +10,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,8 @@ class KeywordIndex:
 
     ids: list[str]
     sources: np.ndarray
-    retriever: object
-    tokenizer: object
+    retriever: Any  # bm25s.BM25, imported lazily
+    tokenizer: Any  # bm25s.tokenization.Tokenizer
     generation: int
 
     @classmethod

@@ -16,43 +16,49 @@ from typing import Any, get_type_hints
 
 from .errors import SettingsError
 
-EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai")
+EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai", "hash")
 ANSWER_MODES = ("auto", "extractive", "llm")
 
 
-def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices})
+TOPICS = ("store", "embed", "chunk", "search", "answer", "llm", "chat", "ui")
+"""What a setting is about; each command lists only the topics it uses in its --help."""
+
+
+def _setting(default: Any, help: str, choices: tuple[str, ...] | None = None, *, topic: str) -> Any:
+    assert topic in TOPICS, topic
+    return field(default=default, metadata={"help": help, "choices": choices, "topic": topic})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Every knob Lantern has; the CLI's help text is generated from these fields."""
 
-    store: Path = _setting(Path(".lantern"), "store folder (Chroma data, keyword index, ledger, file copies)")
-    chroma: str = _setting("", "Chroma server as host:port; empty means embedded in the store folder")
-    collection: str = _setting("lantern", "Chroma collection name")
+    store: Path = _setting(Path(".lantern"), "store folder (Chroma data, keyword index, ledger, file copies)", topic="store")
+    chroma: str = _setting("", "Chroma server as host:port; empty means embedded in the store folder", topic="store")
+    collection: str = _setting("lantern", "Chroma collection name", topic="store")
     embed_backend: str = _setting(
-        "onnx-int8", "embedding backend: local MiniLM via ONNX int8/fp32 or torch, or an OpenAI-compatible endpoint", EMBED_BACKENDS
+        "onnx-int8", "embedding backend: local MiniLM via ONNX int8/fp32 or torch, an OpenAI-compatible endpoint, "
+        "or hash (word hashing, no model: for tests only)", EMBED_BACKENDS, topic="embed",
     )
-    embed_model: str = _setting("", "embedding model: empty = bundled all-MiniLM-L6-v2; a model name for openai")
-    embed_base_url: str = _setting("", "OpenAI-compatible embeddings endpoint (for embed_backend=openai)")
-    embed_api_key: str = _setting("", "API key for the embeddings endpoint")
-    embed_batch: int = _setting(8, "passages per embedding batch")
-    chunk_size: int = _setting(200, "chunk size in embedding-model tokens (MiniLM reads 256)")
-    chunk_overlap: int = _setting(0, "tokens shared by neighbouring chunks")
-    top_k: int = _setting(5, "number of sources an answer draws on")
-    fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"))
-    answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES)
-    answer_sentences: int = _setting(4, "most sentences in an extractive answer")
-    answer_chars: int = _setting(900, "length budget of an extractive answer, in characters")
-    abstain_threshold: float = _setting(0.0, "abstain when the evidence score is below this (0 = calibrated default)")
-    llm_base_url: str = _setting("", "OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server)")
-    llm_model: str = _setting("", "model name at that endpoint")
-    llm_api_key: str = _setting("", "API key for that endpoint ('not-needed' for local servers)")
-    llm_timeout: float = _setting(60.0, "seconds before an LLM request is abandoned")
-    llm_check_citations: bool = _setting(False, "ask the LLM to confirm each cited sentence (after the lexical check)")
-    chat_memory_turns: int = _setting(6, "turns a conversation remembers")
-    max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB")
+    embed_model: str = _setting("", "embedding model: empty = bundled all-MiniLM-L6-v2; a model name for openai", topic="embed")
+    embed_base_url: str = _setting("", "OpenAI-compatible embeddings endpoint (for embed_backend=openai)", topic="embed")
+    embed_api_key: str = _setting("", "API key for the embeddings endpoint", topic="embed")
+    embed_batch: int = _setting(8, "passages per embedding batch", topic="embed")
+    chunk_size: int = _setting(200, "chunk size in embedding-model tokens (MiniLM reads 256)", topic="chunk")
+    chunk_overlap: int = _setting(0, "tokens shared by neighbouring chunks", topic="chunk")
+    top_k: int = _setting(5, "number of sources an answer draws on", topic="search")
+    fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"), topic="search")
+    answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES, topic="answer")
+    answer_sentences: int = _setting(4, "most sentences in an extractive answer", topic="answer")
+    answer_chars: int = _setting(900, "length budget of an extractive answer, in characters", topic="answer")
+    abstain_threshold: float = _setting(0.0, "abstain when the evidence score is below this (0 = calibrated default)", topic="answer")
+    llm_base_url: str = _setting("", "OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server)", topic="llm")
+    llm_model: str = _setting("", "model name at that endpoint", topic="llm")
+    llm_api_key: str = _setting("", "API key for that endpoint ('not-needed' for local servers)", topic="llm")
+    llm_timeout: float = _setting(60.0, "seconds before an LLM request is abandoned", topic="llm")
+    llm_check_citations: bool = _setting(False, "ask the LLM to confirm each cited sentence (after the lexical check)", topic="llm")
+    chat_memory_turns: int = _setting(6, "turns a conversation remembers", topic="chat")
+    max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB", topic="ui")
 
     # --- derived -----------------------------------------------------------------------
     @property

@@ -269,7 +269,8 @@ class Store:
     ) -> list[str]:
         """Complete documents matching every given condition; `contains` maps a text column
         (publisher, title, doc_type) to a case-insensitive substring."""
-        clauses, params = ["state='complete'"], []
+        clauses: list[str] = ["state='complete'"]
+        params: list[str | int] = []
         if source is not None:
             clauses.append("source = ?")
             params.append(source)
@@ -278,10 +279,10 @@ class Store:
                 raise ValueError(f"not a searchable document field: {name}")
             clauses.append(f"LOWER(COALESCE({name}, '')) LIKE ?")
             params.append(f"%{value.lower()}%")
-        for op, value in (("=", year), (">=", year_min), ("<=", year_max)):
-            if value is not None:
+        for op, bound in (("=", year), (">=", year_min), ("<=", year_max)):
+            if bound is not None:
                 clauses.append(f"year {op} ?")
-                params.append(value)
+                params.append(bound)
         rows = self.db.execute(f"SELECT source FROM documents WHERE {' AND '.join(clauses)}", params).fetchall()
         return [r[0] for r in rows]
 

@@ -234,6 +234,29 @@ class OpenAIEmbedder:
         return vectors
 
 
+class HashEmbedder:
+    """A deterministic stand-in for a real model: a bag of stemmed words hashed into `dim` buckets.
+
+    Texts that share words get similar vectors, so retrieval still behaves like retrieval, but
+    nothing is loaded: unit tests run in milliseconds (like simonw/llm's and pydantic-ai's test
+    models). Never for real use: it knows no synonyms and no other language.
+    """
+
+    name = "hash-bow-384"
+    dim = 384
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from core.text import content_words
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in content_words(text):
+                bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+                out[row, bucket % self.dim] += 1.0
+            out[row, 0] += 1e-3  # an empty text still gets a unit vector
+        return _normalise(out)
+
+
 def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     """The embedder the settings ask for (`threads`: CPU threads for a local model)."""
     backend = settings.embed_backend
@@ -241,6 +264,8 @@ def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
         return OnnxMiniLM(quantized=backend == "onnx-int8", batch_size=settings.embed_batch, threads=threads)
     if backend == "torch":
         return TorchMiniLM(batch_size=settings.embed_batch)
+    if backend == "hash":
+        return HashEmbedder()
     if backend == "openai":
         if not settings.embed_model:
             raise SettingsError("embed_backend=openai needs embed_model (e.g. text-embedding-3-small)")
@@ -254,4 +279,5 @@ def embedder_name(settings: Settings) -> str:
         "onnx-int8": "all-MiniLM-L6-v2-onnx-int8",
         "onnx": "all-MiniLM-L6-v2-onnx",
         "torch": "all-MiniLM-L6-v2",
+        "hash": HashEmbedder.name,
     }.get(settings.embed_backend, f"openai:{settings.embed_model}")

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -177,9 +178,9 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
         texts = []
         for page in reader.pages:
             texts.append(page.extract_text() or "")
-        has_labels = "/PageLabels" in reader.trailer["/Root"]
+        has_labels = "/PageLabels" in reader.root_object
         labels: list[str | None] = list(reader.page_labels) if has_labels else [None] * n
-        info = reader.metadata or {}
+        info: Mapping[str, Any] = reader.metadata or {}
     except IngestError:
         raise
     except FileNotDecryptedError:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -212,7 +212,9 @@ def _process(
             futures: dict[Future, tuple[SourceFile, str, bool]] = {
                 pool.submit(_work, sf, sha, settings, 1): (sf, sha, existed) for sf, sha, existed in todo
             }
-            results = ((futures[f], f) for f in as_completed(futures))
+            results: Iterable[tuple[tuple[SourceFile, str, bool], Future | None]] = (
+                (futures[f], f) for f in as_completed(futures)
+            )
         else:
             results = (((sf, sha, existed), None) for sf, sha, existed in todo)
         for done, ((sf, sha, existed), future) in enumerate(results):

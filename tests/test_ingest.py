@@ -909,3 +909,21 @@ def test_status_json_shape(small_store: Settings) -> None:
 def test_status_of_a_missing_store(tmp_path: Path) -> None:
     proc = run_lantern("status", "--json", "--store", tmp_path / "none")
     assert proc.returncode == 1 and "no Lantern store" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_each_command_lists_only_the_settings_it_uses() -> None:
+    ingest_help = run_lantern("ingest", "--help").stdout
+    ask_help = run_lantern("ask", "--help").stdout
+    assert "--chunk-size" in ingest_help and "--embed-backend" in ingest_help
+    assert "--llm-model" not in ingest_help and "--answer-sentences" not in ingest_help
+    assert "--llm-model" in ask_help and "--top-k" in ask_help and "--chunk-size" not in ask_help
+    status_help = run_lantern("status", "--help").stdout
+    assert "--store" in status_help and "--embed-backend" not in status_help
+
+
+def test_a_malformed_filter_is_a_usage_error(tmp_path: Path) -> None:
+    ingest_json(SAMPLE_CORPUS, "--store", tmp_path / "store", "--embed-backend", "hash")
+    proc = run_lantern("ask", "What is a reasonable grounds decision?", "--store", tmp_path / "store",
+                       "--embed-backend", "hash", "--where", "colour=blue")
+    assert proc.returncode == 2, proc.stderr
+    assert "colour" in proc.stderr and "Traceback" not in proc.stderr
