@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STORE  ?= .lantern
 
-.PHONY: setup demo test check lint bench browser clean
+.PHONY: setup demo test unit check lint bench browser clean
 
 setup: $(STAMP)
 
@@ -22,15 +22,21 @@ $(STAMP): pyproject.toml requirements.lock
 
 # Debian's chromium for the browser test (never a browser download).
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium unavailable: the browser test will be skipped"
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || (echo "cannot install Debian's chromium, which the browser tests need (run as root, or apt-get install chromium)" >&2; exit 1)
 
 demo: setup
 	$(BIN)/lantern ingest ingest/sample_corpus --store $(STORE)
 	$(BIN)/lantern ask "What happens after a reasonable grounds decision?" --store $(STORE)
 	$(BIN)/lantern ui --store $(STORE)
 
+# Every test must run here (LANTERN_TEST_STRICT): a missing prerequisite fails instead of skipping.
 test: setup browser check
-	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
+	LANTERN_TEST_STRICT=1 $(BIN)/python -m pytest -q -rs -p no:cacheprovider
+
+# The quick tier: no real model, no browser, no servers (the hashing embedder stands in).
+unit: setup
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -m unit
 
 # The house rules, checked by tools: style, the import layering and types.
 check: setup

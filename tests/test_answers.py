@@ -23,6 +23,8 @@ from core.settings import Settings
 from core.text import guess_language
 from core.types import Answer
 
+pytestmark = pytest.mark.integration  # the real MiniLM and stores built from real files
+
 FBI = "pdf/fbi-ucr-human-trafficking-2014.pdf"
 UNODC = "pdf/unodc-human-trafficking-indicators.pdf"
 TREATY_SOURCE = f"other/{TREATY}"

@@ -16,6 +16,8 @@ from assistant.api import Lantern
 from assistant.chat import CONDENSE_PROMPT
 from core.settings import Settings
 
+pytestmark = pytest.mark.integration  # the real MiniLM and stores built from real files
+
 FIRST = "What are the indicators of human trafficking?"
 FOLLOW_UP = "and for children?"
 REWRITE = "What are the indicators that a child is a victim of human trafficking?"

@@ -21,6 +21,8 @@ from core.settings import Settings
 from eval.dataset import Dataset, load_dataset
 from eval.metrics import quote_verified
 
+pytestmark = pytest.mark.integration  # the real MiniLM and stores built from real files
+
 try:  # `python -m pytest` puts the repo root on sys.path; plain `pytest` puts tests/ there.
     from tests.support.openai_server import ScriptedOpenAIServer
 except ImportError:  # pragma: no cover - depends on how pytest was started

@@ -37,6 +37,7 @@ from conftest import (
     needs_shared,
     run_lantern,
     settings_for,
+    unavailable,
 )
 
 from core.errors import SettingsError
@@ -50,6 +51,8 @@ from ingest.clean import (
     repeated_edge_lines,
     strip_edge_lines,
 )
+
+pytestmark = pytest.mark.integration  # the real MiniLM and stores built from real files
 
 TOOLKIT_SRC = f"pdf/{TOOLKIT}"
 UNODC = "unodc-human-trafficking-indicators.pdf"
@@ -780,7 +783,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     chroma = BIN / "chroma"
     if not chroma.exists():
-        pytest.skip("chroma CLI not installed")
+        unavailable("chroma CLI not installed")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

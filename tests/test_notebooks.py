@@ -8,6 +8,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+pytestmark = pytest.mark.integration  # the real MiniLM and stores built from real files
+
 EXPECTED = {"quickstart": "[1]", "evaluation": "| metric | lantern |"}  # a cited answer; a report table
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import unavailable
 
 from core.text import (
     MARKER,
@@ -84,8 +85,9 @@ def test_guess_language(text: str, lang: str) -> None:
     assert guess_language(text) == lang
 
 
-@pytest.mark.skipif(not GOLD.is_dir(), reason="needs ../shared/eval beside the checkout")
 def test_guess_language_on_every_gold_question() -> None:
+    if not GOLD.is_dir():
+        unavailable("needs ../shared/eval beside the checkout")
     questions = [json.loads(line) for name in ("dev", "tune") for line in (GOLD / f"{name}_questions.jsonl").open()]
     wrong = [q["id"] for q in questions if guess_language(q["question"]) != q["language"]]
     assert wrong == []
