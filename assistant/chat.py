@@ -1,8 +1,10 @@
 """Conversations: bounded memory, and follow-ups turned into standalone questions.
 
 Retrieval needs a question that stands alone ("and for children?" finds nothing). With an
-LLM configured it rewrites the follow-up; offline a rule carries the previous topic over
-when the follow-up is short, starts like a continuation, or leans on a pronoun.
+LLM configured it rewrites the follow-up; offline a rule carries the conversation's topic
+over when the follow-up starts like a continuation, or is short and either leans on a pronoun
+or is not a whole question. A long question carries its own referent ("What is debt bondage and
+how is it detected?"), so a pronoun alone does not make it a follow-up.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
 _CONTINUATION = re.compile(
     r"^(and|but|also|what about|how about|and what about|what if|or|then|so|en|et|und|"
-    r"same|again|more|why|how come)\b",
+    r"same|again|more)\b",
     re.IGNORECASE,
 )
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those|he|she|his|her|there)\b", re.IGNORECASE)
@@ -32,18 +34,25 @@ CONDENSE_PROMPT = (
 )
 
 
+SHORT = 4  # content words: at most this many, a question may lean on the conversation
+
+
 def is_follow_up(question: str) -> bool:
     """A question that needs the conversation to make sense."""
     q = question.strip()
-    if _CONTINUATION.match(q) or _PRONOUN.search(q):
+    if _CONTINUATION.match(q):
         return True
-    return len(content_words(q)) <= 2 and not _WHOLE_QUESTION.match(q)
+    size = len(content_words(q))
+    if size <= SHORT and _PRONOUN.search(q):
+        return True
+    return size <= 2 and not _WHOLE_QUESTION.match(q)
 
 
-def carry_over(question: str, previous: str) -> str:
-    """Offline condensing: the previous standalone question's topic plus the follow-up."""
+def carry_over(question: str, topic: str) -> str:
+    """Offline condensing: the conversation's topic question plus the follow-up. The topic is
+    the last question that stood alone, so a chain of follow-ups does not pile up prefixes."""
     follow = _CONTINUATION.sub("", question.strip()).strip(" ,?") or question.strip()
-    return f"{previous.rstrip(' ?')}: {follow}?"
+    return f"{topic.rstrip(' ?')}: {follow}?"
 
 
 class Conversation:
@@ -57,6 +66,13 @@ class Conversation:
     def reset(self) -> None:
         self.turns.clear()
 
+    def _topic(self) -> str:
+        """The last question of the conversation that stood alone (the oldest remembered if none)."""
+        for question, answer in reversed(self.turns):
+            if answer.standalone_question is None:
+                return question
+        return self.turns[0][0]
+
     @property
     def history(self) -> list[tuple[str, str]]:
         return [(q, a.text) for q, a in self.turns]
@@ -65,7 +81,6 @@ class Conversation:
         """The question to retrieve with, given the conversation so far."""
         if not self.turns or not is_follow_up(question):
             return question
-        previous = self.turns[-1][1].standalone_question or self.turns[-1][0]
         llm = self.lantern.llm
         if llm is not None:
             messages = [{"role": "system", "content": CONDENSE_PROMPT}]
@@ -75,7 +90,7 @@ class Conversation:
             rewritten = llm.complete(messages, max_tokens=80).strip().strip('"')
             if rewritten and "\n" not in rewritten:
                 return rewritten
-        return carry_over(question, previous)
+        return carry_over(question, self._topic())
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         standalone = self.standalone(question)

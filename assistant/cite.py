@@ -1,18 +1,19 @@
 """Citations: lexical support, verbatim quotes, and the checker every answer goes through.
 
 The checker is the last step before an answer is shown: each [n] must name a retrieved
-source, and the sentence it ends must be supported by that source (lexically here; an
-LLM judge can add a second opinion). Markers that fail are removed and reported, never
-shown as real, and each surviving citation carries a verbatim quote from its page.
+source, and the sentence it ends must be supported by that source (lexically here: shared
+content words, the same numbers, the same polarity; an LLM judge can add a second opinion).
+Markers that fail are removed and reported, never shown as real, and each surviving citation
+carries a verbatim quote from its page. A sentence that makes a claim without a marker gets
+the source that supports it, or is dropped: nothing reaches the reader unchecked.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.text import MARKER, Span, claims, content_words, numbers, sentence_spans
+from core.text import MARKER, Span, cited_numbers, claims, content_words, negated, numbers, sentence_spans
 from core.types import Citation, Hit, RemovedCitation
 
 
@@ -23,6 +24,9 @@ def support_score(sentence: str, passage: str) -> float:
         return 1.0
     have = set(content_words(passage))
     return sum(w in have for w in words) / len(words)
+
+
+CLAIM_WORDS = 3  # content words from which an uncited sentence is a claim, not a connective
 
 
 def best_quote(claim: str, passage: str) -> Span | None:
@@ -77,35 +81,54 @@ def check_citations(
     renumber: dict[int, int] = {}
     citations: list[Citation] = []
     out: list[str] = []
+
+    def refusal(n: int, claim: str) -> str | None:
+        """Why source n does not support the claim (None: it does)."""
+        if not 1 <= n <= len(hits):
+            return f"no source [{n}]: only {len(hits)} were retrieved"
+        passage = hits[n - 1].chunk.text
+        score = support_score(claim, passage)
+        if score < threshold:
+            return f"source [{n}] does not support this sentence (overlap {score:.2f})"
+        wrong = sorted(numbers(claim) - numbers(passage))
+        if wrong:  # "45 days" is not supported by a page that says "30 days"
+            return f"source [{n}] does not support this sentence ({', '.join(wrong)} not in it)"
+        quote = best_quote(claim, passage)
+        if quote is not None and negated(quote.text) != negated(claim):
+            return f"source [{n}] says the opposite of this sentence"
+        if judge is not None and not judge(claim, passage):
+            return f"source [{n}] does not support this sentence (LLM check)"
+        return None
+
     for sentence in claims(text):
         claim = MARKER.sub("", sentence).strip()
         kept: list[int] = []
-        for group in MARKER.finditer(sentence):
-            for raw in re.split(r"[,;]", group.group(1)):
-                n = int(raw)
-                if not 1 <= n <= len(hits):
-                    removed.append(RemovedCitation(n, claim, f"no source [{n}]: only {len(hits)} were retrieved"))
-                    continue
-                passage = hits[n - 1].chunk.text
-                score = support_score(claim, passage)
-                if score < threshold:
-                    removed.append(RemovedCitation(n, claim, f"source [{n}] does not support this sentence (overlap {score:.2f})"))
-                    continue
-                wrong = sorted(numbers(claim) - numbers(passage))
-                if wrong:  # "45 days" is not supported by a page that says "30 days"
-                    removed.append(RemovedCitation(n, claim, f"source [{n}] does not support this sentence ({', '.join(wrong)} not in it)"))
-                    continue
-                if judge is not None and not judge(claim, passage):
-                    removed.append(RemovedCitation(n, claim, f"source [{n}] does not support this sentence (LLM check)"))
-                    continue
-                if n not in renumber:
-                    renumber[n] = len(renumber) + 1
-                    quote = best_quote(claim, passage)
-                    citations.append(make_citation(renumber[n], hits[n - 1], quote.text if quote else passage))
-                if renumber[n] not in kept:
-                    kept.append(renumber[n])
+        cited = cited_numbers(sentence)
+        if not cited and len(content_words(claim)) >= CLAIM_WORDS:
+            supporting = _best_supporting(claim, hits, refusal)
+            if supporting is None:
+                removed.append(RemovedCitation(0, claim, "an uncited sentence that no retrieved source supports"))
+                continue
+            cited = [supporting]
+        for n in cited:
+            reason = refusal(n, claim)
+            if reason is not None:
+                removed.append(RemovedCitation(n, claim, reason))
+                continue
+            if n not in renumber:
+                renumber[n] = len(renumber) + 1
+                quote = best_quote(claim, hits[n - 1].chunk.text)
+                citations.append(make_citation(renumber[n], hits[n - 1], quote.text if quote else hits[n - 1].chunk.text))
+            if renumber[n] not in kept:
+                kept.append(renumber[n])
         body = MARKER.sub("", sentence).rstrip()
-        if MARKER.search(sentence) and not kept:
+        if cited and not kept:
             continue  # a claim whose every citation failed is not shown as if it were sourced
         out.append(body + "".join(f" [{k}]" for k in kept) if body else "")
     return CheckedAnswer(" ".join(s for s in out if s).strip(), citations, removed)
+
+
+def _best_supporting(claim: str, hits: list[Hit], refusal: Callable[[int, str], str | None]) -> int | None:
+    """The source number (1-based) that best supports an uncited claim, if any does."""
+    ranked = sorted(range(1, len(hits) + 1), key=lambda n: -support_score(claim, hits[n - 1].chunk.text))
+    return next((n for n in ranked if refusal(n, claim) is None), None)

@@ -202,6 +202,20 @@ def content_words(text: str, lang: str = "en") -> list[str]:
     return out
 
 
+# Negation cues of the corpus languages: stopword lists drop them, so support by shared words
+# alone would count "children need to consent" as backed by "children do not need to consent".
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|neither|nor|none|nobody|nothing|without|cannot|can't|\w+n[’']t|"
+    r"niet|geen|nooit|geen|zonder|pas|jamais|aucun|aucune|sans|nicht|kein|keine|nie|nunca|sin)\b",
+    re.IGNORECASE,
+)
+
+
+def negated(text: str) -> bool:
+    """Whether a sentence is worded as a negation (an odd number of negation cues)."""
+    return len(_NEGATION.findall(text)) % 2 == 1
+
+
 # --------------------------------------------------------------------------- numbers
 
 _NUMBER = re.compile(r"(?<!\d)\d{1,3}(?:[,.\u202f\u00a0 ]\d{3}(?!\d))+(?:[.,]\d+)?|\d+(?:[.,]\d+)?")

@@ -13,7 +13,7 @@ from conftest import TOOLKIT, lantern_command
 from support.openai_server import ScriptedOpenAIServer
 
 from assistant.api import Lantern
-from assistant.chat import CONDENSE_PROMPT
+from assistant.chat import CONDENSE_PROMPT, is_follow_up
 from core.settings import Settings
 
 pytestmark = pytest.mark.integration  # the real MiniLM and stores built from real files
@@ -112,3 +112,26 @@ def test_chat_command_answers_each_line_of_stdin_as_json(small_store: Settings, 
     assert second["question"] == FOLLOW_UP
     assert "indicators of human trafficking" in second["standalone_question"]
     assert second["citations"] and f"[{second['citations'][0]['n']}]" in second["answer"]
+
+
+@pytest.mark.parametrize(("question", "follow_up"), [
+    ("and for children?", True),
+    ("What about Scotland?", True),
+    ("Is it mandatory?", True),
+    ("Who pays for them?", True),
+    ("What is the NRM?", False),
+    ("Why is debt bondage a form of forced labour?", False),
+    ("What is debt bondage and how can a first responder recognise it during an interview?", False),
+    ("Which organisations can refer a potential victim to the National Referral Mechanism, and what do they do?", False),
+])
+def test_what_counts_as_a_follow_up(question: str, follow_up: bool) -> None:
+    assert is_follow_up(question) is follow_up
+
+
+def test_follow_ups_do_not_pile_up_prefixes(offline: Lantern) -> None:
+    chat = offline.chat()
+    chat.ask(FIRST)
+    second = chat.ask(FOLLOW_UP)
+    third = chat.ask("and for adults?")
+    assert second.standalone_question == "What are the indicators of human trafficking: for children?"
+    assert third.standalone_question == "What are the indicators of human trafficking: for adults?"

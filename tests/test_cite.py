@@ -138,10 +138,32 @@ def test_judge_can_veto_a_lexically_supported_citation(hits: list[Hit]) -> None:
     assert "LLM check" in checked.removed[0].reason and checked.removed[0].n == 1
 
 
-def test_uncited_sentences_are_left_as_they_are(hits: list[Hit]) -> None:
+def test_connectives_pass_and_an_uncited_claim_gets_its_source(hits: list[Hit]) -> None:
     checked = check_citations("In short: Victims receive legal advice [1].", hits)
     assert checked.text == "In short: Victims receive legal advice. [1]"
     assert check_citations("", hits).text == ""
+    uncited = check_citations("Here is what the guide says. The helpline answers calls every day.", hits)
+    assert uncited.text == "Here is what the guide says. The helpline answers calls every day. [1]"
+    assert [c.source for c in uncited.citations] == ["helpline.pdf"] and uncited.removed == []
+
+
+def test_an_uncited_claim_no_source_supports_is_dropped(hits: list[Hit]) -> None:
+    checked = check_citations("Victims receive legal advice [1]. Traffickers are always sentenced to life.", hits)
+    assert checked.text == "Victims receive legal advice. [1]"
+    assert [(r.n, r.sentence) for r in checked.removed] == [(0, "Traffickers are always sentenced to life.")]
+
+
+def test_a_source_that_says_the_opposite_does_not_support(hits: list[Hit]) -> None:
+    checked = check_citations("Children need to consent to a referral to the National Referral Mechanism [2].", hits)
+    assert checked.text == "" and "opposite" in checked.removed[0].reason
+    agreeing = check_citations("Children do not need to consent to a referral [2].", hits)
+    assert agreeing.text == "Children do not need to consent to a referral. [1]" and not agreeing.removed
+
+
+def test_ranges_of_citations_are_each_checked(hits: list[Hit]) -> None:
+    checked = check_citations("Victims receive safe accommodation and legal advice [1-2].", hits)
+    assert checked.text == "Victims receive safe accommodation and legal advice. [1]"
+    assert [r.n for r in checked.removed] == [2]
 
 
 # --------------------------------------------------------------------------- the gate
