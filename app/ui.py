@@ -35,7 +35,7 @@ is not; evaluated when each handler is defined inside `build_app`, they are real
 
 import json
 from collections.abc import Iterator
-from importlib.resources import files
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from core.settings import Settings, offline_environment
@@ -65,7 +65,7 @@ HEAD = (
 
 def stylesheet() -> str:
     """The app's CSS (`app/ui.css`, shipped as package data)."""
-    return files("app").joinpath("ui.css").read_text(encoding="utf-8")
+    return resources.files("app").joinpath("ui.css").read_text(encoding="utf-8")
 
 
 def build_app(settings: Settings) -> "gr.Blocks":

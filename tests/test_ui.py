@@ -179,6 +179,15 @@ def test_the_empty_store_says_what_to_run(tmp_path: Path, sample_store: Settings
         ui.close()
 
 
+def test_only_ask_upload_and_remove_are_api_endpoints(app: SimpleNamespace, client) -> None:
+    """The UI's own events (send button, likes, comments, table clicks...) stay out of the API."""
+    api = client.view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/ask", "/upload", "/remove"}
+    assert not api["unnamed_endpoints"]
+    css = httpx.get(app.url + "config").json()["css"]
+    assert ".lantern-passage" in css and ".lantern-cite" in css, "the stylesheet app/ui.css should be served"
+
+
 # --- the cited-file route -----------------------------------------------------------------------
 
 def test_file_route_serves_ingested_files_only(app: SimpleNamespace) -> None:
