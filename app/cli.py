@@ -196,21 +196,21 @@ def parse_where(items: list[str]) -> dict[str, str]:
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.api import Lantern
 
-    from .render import render_answer
+    from .render import render_answer_text
 
     lantern = Lantern.open(settings=settings)
     answer = lantern.ask(args.question, filters=parse_where(args.where))
     if args.json:
         _print_json(answer.to_dict())
     else:
-        print(render_answer(answer))
+        print(render_answer_text(answer))
     return 0
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.api import Lantern
 
-    from .render import render_answer
+    from .render import render_answer_text
 
     lantern = Lantern.open(settings=settings)
     conversation = lantern.chat(filters=parse_where(args.where))
@@ -234,7 +234,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, default=str), flush=True)
         else:
-            print(render_answer(answer), flush=True)
+            print(render_answer_text(answer), flush=True)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Plain-text rendering of an Answer for the terminal (`lantern ask`, `lantern chat`)."""
+"""Plain-text rendering of an Answer for the terminal (`lantern ask`, `lantern chat`); the chat UI's
+HTML rendering is `app.ui_render.answer_html`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def _where(title: str, page: int | None, label: str | None) -> str:
     return f"{title}, {shown}"
 
 
-def render_answer(answer: Answer, width: int = 100) -> str:
+def render_answer_text(answer: Answer, width: int = 100) -> str:
     """The answer, its numbered sources with quotes, and any citations the checker removed."""
     lines = [textwrap.fill(answer.text, width)]
     if answer.abstained:

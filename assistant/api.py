@@ -4,6 +4,7 @@
     answer = lantern.ask("What is a reasonable grounds decision?", filters={"publisher": "Home Office"})
     for piece in (stream := lantern.stream("...")): print(piece, end="")
     stream.answer.citations
+    lantern.ask("...", mode="extractive")   # this call only: offline, whatever the settings say
 
 One instance is safe to share between threads (the UI does): the store's SQLite connection
 is serialised by sqlite3, Chroma is opened once under a lock, and the retriever reloads its
@@ -12,14 +13,14 @@ keyword index when an ingest changes the store.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from core.errors import EmptyStore
-from core.settings import Settings, offline_environment
+from core.errors import EmptyStore, LanternError, SettingsError
+from core.settings import ANSWER_MODES, Settings, offline_environment
 from core.text import claims as split_claims
 from core.text import complete_claims
 from core.types import Answer, Hit
@@ -56,8 +57,8 @@ class Lantern:
         self.store.check_embedder(embedder_name(settings), record=False)
         self.embedder = make_embedder(settings)
         self.retriever = Retriever(self.store, self.embedder, settings.fusion)
-        self.llm: LLMClient | None = LLMClient(settings) if settings.use_llm else None
-        self._lock = threading.Lock()
+        # the settings' answer mode; another mode can be asked for per call (`mode=`)
+        self.llm: LLMClient | None = self._endpoint if settings.use_llm else None
 
     @classmethod
     def open(cls, store: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Lantern:
@@ -79,8 +80,26 @@ class Lantern:
     # --- questions ------------------------------------------------------------------
     @property
     def mode(self) -> str:
-        """'llm (<model> at <url>)' or 'extractive'."""
+        """'llm (<model> at <url>)' or 'extractive': the settings' answer mode."""
         return f"llm ({self.llm.where})" if self.llm else "extractive"
+
+    @cached_property
+    def _endpoint(self) -> LLMClient | None:
+        """The configured endpoint's client, made once and shared by every mode that uses it."""
+        return LLMClient(self.settings) if self.settings.llm_configured else None
+
+    def llm_for(self, mode: str | None = None) -> LLMClient | None:
+        """The client that writes answers in `mode` ('auto', 'extractive' or 'llm'; None: the
+        settings' mode); None means extractive answers. 'llm' without an endpoint is an error."""
+        if mode is None:
+            return self.llm
+        if mode not in ANSWER_MODES:
+            raise SettingsError(f"unknown answer mode {mode!r} (choose from {', '.join(ANSWER_MODES)})")
+        if mode == "extractive":
+            return None
+        if mode == "llm" and self._endpoint is None:
+            raise SettingsError("answer mode 'llm' needs llm_model and llm_base_url or llm_api_key")
+        return self._endpoint
 
     def retrieve(self, question: str, filters: dict[str, Any] | Filters | None = None, top_k: int | None = None) -> list[Hit]:
         """The passages an answer would draw on, best first."""
@@ -88,30 +107,32 @@ class Lantern:
 
     def ask(
         self, question: str, filters: dict[str, Any] | Filters | None = None, top_k: int | None = None,
-        _asked: str | None = None,
+        _asked: str | None = None, mode: str | None = None,
     ) -> Answer:
-        """Answer one question with checked citations, or abstain."""
-        stream = self.stream(question, filters=filters, top_k=top_k, _asked=_asked)
+        """Answer one question with checked citations, or abstain. `mode` ('extractive', 'llm'
+        or 'auto') overrides the settings' answer mode for this call only."""
+        stream = self.stream(question, filters=filters, top_k=top_k, _asked=_asked, mode=mode)
         for _ in stream:
             pass
+        if stream.answer is None:  # the events always end with the Answer
+            raise LanternError("the answer stream ended without an answer")
         return stream.answer
 
     def stream(
         self, question: str, filters: dict[str, Any] | Filters | None = None, top_k: int | None = None,
-        _asked: str | None = None,
+        _asked: str | None = None, mode: str | None = None,
     ) -> Stream:
         """Like `ask`, but iterate the returned Stream for text as it is produced; the checked
         Answer is `stream.answer` once iteration ends."""
         question = question.strip()
         if not question:
-            from core.errors import LanternError
-
             raise LanternError("the question is empty")
-        return Stream(self._answer_events(question, Filters.parse(filters), top_k or self.settings.top_k, _asked))
+        llm = self.llm_for(mode)
+        return Stream(self._answer_events(question, Filters.parse(filters), top_k or self.settings.top_k, _asked, llm))
 
-    def chat(self, filters: dict[str, Any] | Filters | None = None) -> Conversation:
+    def chat(self, filters: dict[str, Any] | Filters | None = None, mode: str | None = None) -> Conversation:
         """A multi-turn conversation: follow-ups are made standalone before retrieval."""
-        return Conversation(self, filters=Filters.parse(filters))
+        return Conversation(self, filters=Filters.parse(filters), mode=mode)
 
     # --- store ----------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -139,7 +160,9 @@ class Lantern:
             raise EmptyStore(f"the store {self.settings.store} holds no documents: run `lantern ingest PATH` first")
         return self.retriever.search(question, filters, top_k)
 
-    def _answer_events(self, question: str, filters: Filters, top_k: int, asked: str | None) -> Iterator[str | Answer]:
+    def _answer_events(
+        self, question: str, filters: Filters, top_k: int, asked: str | None, llm: LLMClient | None,
+    ) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         result = self._search(question, filters, top_k)
@@ -148,12 +171,12 @@ class Lantern:
         shown_question = asked or question
         standalone = question if asked and asked != question else None
 
-        def finish(text: str, draft: Draft | None, abstained: bool, removed=(), mode: str | None = None) -> Answer:
+        def finish(text: str, draft: Draft | None, abstained: bool, removed=()) -> Answer:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             timings["answer_ms"] = timings["total_ms"] - timings["retrieve_ms"]
             return Answer(
                 question=shown_question, text=text, citations=draft.citations if draft else [],
-                abstained=abstained, retrieved=hits, timings=timings, mode=mode or self.mode.split(" ")[0],
+                abstained=abstained, retrieved=hits, timings=timings, mode="llm" if llm else "extractive",
                 standalone_question=standalone, removed_citations=list(removed),
             )
 
@@ -168,7 +191,7 @@ class Lantern:
             yield ABSTAIN_TEXT
             yield finish(ABSTAIN_TEXT, None, True)
             return
-        if self.llm is None:
+        if llm is None:
             draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector)
             if draft.abstained or not draft.text:
                 yield ABSTAIN_TEXT
@@ -180,10 +203,10 @@ class Lantern:
                 yield claim + (" " if i < len(claims) - 1 else "")
             yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
             return
-        judge = self.llm.supports if self.settings.llm_check_citations else None
+        judge = llm.supports if self.settings.llm_check_citations else None
         raw = ""
         shown = ""
-        for delta in self.llm.stream(build_messages(question, hits)):
+        for delta in llm.stream(build_messages(question, hits)):
             raw += delta
             # Only checked text is shown: re-check the complete sentences so far and pass on
             # what is new, once it holds a citation that survived (so an answer that ends up

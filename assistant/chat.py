@@ -56,11 +56,13 @@ def carry_over(question: str, topic: str) -> str:
 
 
 class Conversation:
-    """A multi-turn chat over one Lantern; remembers the last `memory` turns."""
+    """A multi-turn chat over one Lantern; remembers the last `memory` turns. `mode` is the
+    answer mode of every turn (None: the settings'); it also decides who condenses follow-ups."""
 
-    def __init__(self, lantern: Lantern, filters: Any = None, memory: int | None = None):
+    def __init__(self, lantern: Lantern, filters: Any = None, memory: int | None = None, mode: str | None = None):
         self.lantern = lantern
         self.filters = filters
+        self.mode = mode
         self.turns: deque[tuple[str, Answer]] = deque(maxlen=memory or lantern.settings.chat_memory_turns)
 
     def reset(self) -> None:
@@ -81,7 +83,7 @@ class Conversation:
         """The question to retrieve with, given the conversation so far."""
         if not self.turns or not is_follow_up(question):
             return question
-        llm = self.lantern.llm
+        llm = self.lantern.llm_for(self.mode)
         if llm is not None:
             messages = [{"role": "system", "content": CONDENSE_PROMPT}]
             for q, a in self.history[-3:]:
@@ -94,12 +96,12 @@ class Conversation:
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         standalone = self.standalone(question)
-        answer = self.lantern.ask(standalone, filters=self.filters, top_k=top_k, _asked=question)
+        answer = self.lantern.ask(standalone, filters=self.filters, top_k=top_k, _asked=question, mode=self.mode)
         self.turns.append((question, answer))
         return answer
 
     def stream(self, question: str, top_k: int | None = None) -> Stream:
         standalone = self.standalone(question)
-        stream = self.lantern.stream(standalone, filters=self.filters, top_k=top_k, _asked=question)
+        stream = self.lantern.stream(standalone, filters=self.filters, top_k=top_k, _asked=question, mode=self.mode)
         stream.on_done(lambda answer: self.turns.append((question, answer)))
         return stream

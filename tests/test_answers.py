@@ -18,7 +18,7 @@ from conftest import TOOLKIT, TREATY, lantern_command
 from support.openai_server import ScriptedOpenAIServer
 
 from assistant.api import ABSTAIN_TEXT, NO_MATCH_TEXT, Lantern
-from core.errors import EndpointError, FilterError
+from core.errors import EndpointError, FilterError, SettingsError
 from core.settings import Settings
 from core.text import guess_language
 from core.types import Answer
@@ -336,6 +336,34 @@ def test_llm_answer_streams_in_pieces_and_keeps_its_citation(small_store: Settin
     assert citation.n == 1 and citation.source == answer.retrieved[0].chunk.source
     assert collapse(citation.quote) in collapse(page)
     assert citation.quote in said or said in citation.quote
+
+
+def test_answer_mode_chosen_per_call_holds_for_that_call_only(
+    small_store: Settings, srv: ScriptedOpenAIServer, offline: Lantern
+) -> None:
+    """One shared Lantern answers in either mode (the UI's mode control): `mode=` beats the settings."""
+    question = ANSWERABLE[1][0]
+    expected_offline = offline.ask(question)
+    srv.script(cite_source(1), cite_source(1))
+    with Lantern.open(settings=llm_settings(small_store.store, srv.base_url)) as lantern:
+        extractive = lantern.ask(question, mode="extractive")
+        assert srv.chat_requests() == [], "the extractive mode must not call the endpoint"
+        assert extractive.mode == "extractive" and extractive.text == expected_offline.text
+        assert extractive.citations == expected_offline.citations
+        by_settings = lantern.ask(question)
+        assert len(srv.chat_requests()) == 1 and by_settings.mode == "llm"
+    settings = llm_settings(small_store.store, srv.base_url).with_overrides(answer_mode="extractive")
+    with Lantern.open(settings=settings) as lantern:
+        assert lantern.ask(question).mode == "extractive" and len(srv.chat_requests()) == 1
+        stream = lantern.stream(question, mode="llm")
+        pieces = list(stream)
+        assert len(srv.chat_requests()) == 2 and stream.answer is not None and stream.answer.mode == "llm"
+        said = sentence_of(sources_in(srv.last_user_message())[1])
+        assert "".join(pieces) == stream.answer.text == f"{said} [1]"
+    with pytest.raises(SettingsError, match="llm_model"):
+        offline.ask(question, mode="llm")
+    with pytest.raises(SettingsError, match="unknown answer mode"):
+        offline.ask(question, mode="creative")
 
 
 def test_llm_bad_citations_are_removed_and_reported(small_store: Settings, srv: ScriptedOpenAIServer) -> None:

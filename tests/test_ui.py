@@ -168,7 +168,7 @@ def test_feedback_is_appended_with_the_answer(app: SimpleNamespace) -> None:
 
 
 def test_the_empty_store_says_what_to_run(tmp_path: Path, sample_store: Settings) -> None:
-    from app.ui import LanternUI
+    from app.ui_logic import LanternUI
 
     ui = LanternUI(sample_store.with_overrides(store=tmp_path / "empty"))
     try:
@@ -177,6 +177,15 @@ def test_the_empty_store_says_what_to_run(tmp_path: Path, sample_store: Settings
         assert "lantern ingest PATH --store" in _text(history[-1])
     finally:
         ui.close()
+
+
+def test_only_ask_upload_and_remove_are_api_endpoints(app: SimpleNamespace, client) -> None:
+    """The UI's own events (send button, likes, comments, table clicks...) stay out of the API."""
+    api = client.view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/ask", "/upload", "/remove"}
+    assert not api["unnamed_endpoints"]
+    css = httpx.get(app.url + "config").json()["css"]
+    assert ".lantern-passage" in css and ".lantern-cite" in css, "the stylesheet app/ui.css should be served"
 
 
 # --- the cited-file route -----------------------------------------------------------------------
@@ -255,7 +264,7 @@ def test_bad_uploads_are_rejected_by_name(client, tmp_path: Path) -> None:
 
 
 def test_oversized_upload_is_rejected(app: SimpleNamespace, tmp_path: Path) -> None:
-    from app.ui import LanternUI
+    from app.ui_logic import LanternUI
 
     big = tmp_path / "huge.txt"
     big.write_bytes(b"a" * (app.settings.max_upload_mb * 1024 * 1024 + 1))
@@ -395,7 +404,7 @@ def _copy_a_sentence(extra: str):
 def test_llm_mode_names_its_endpoint_and_notes_removed_citations(sample_store: Settings) -> None:
     from support.openai_server import ScriptedOpenAIServer
 
-    from app.ui import EXTRACTIVE_LABEL, LanternUI
+    from app.ui_logic import EXTRACTIVE_LABEL, LanternUI
 
     with ScriptedOpenAIServer() as srv:
         srv.script(_copy_a_sentence(" Drones deliver the referral forms to every village [9]."))

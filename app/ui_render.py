@@ -1,0 +1,186 @@
+"""HTML for the chat UI: answers with [n] markers, their sources, highlighted quotes, the banner.
+
+Pure functions of their arguments (no Gradio, no store), so they are cheap to test and the
+UI's logic and wiring stay free of markup. Every piece of document or user text is escaped
+here: the chat renders Markdown with HTML allowed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+from core.types import Answer, Citation, Hit
+
+FILE_ROUTE = "/lantern/file"  # the app's route serving the store's copy of a cited file
+CONTEXT_CHARS = 260  # chunk text shown on each side of a highlighted quote
+
+
+def esc(text: str) -> str:
+    """Text as HTML with its whitespace collapsed (quotes escaped: safe in attributes too)."""
+    return html.escape(" ".join(text.split()), quote=True)
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally in Markdown (a file name with `_` or `*` stays as it is)."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+
+
+def _plain(text: str) -> str:
+    """Passage text without Markdown heading marks and emphasis (they are noise when quoted)."""
+    text = re.sub(r"(^|\s)#{1,6}\s+", r"\1", text)
+    return esc(text.replace("**", "").replace("__", ""))
+
+
+def file_url(source: str, page: int | None = None) -> str:
+    """The app's link to the store's copy of `source`, at `page` for a PDF."""
+    url = f"{FILE_ROUTE}/{quote(source, safe='/')}"
+    return url + (f"#page={page}" if page and source.lower().endswith(".pdf") else "")
+
+
+def where_label(page: int | None, label: str | None) -> str:
+    """'p. 12 (printed 10)': the PDF page, and the printed label when it differs."""
+    if not page:
+        return ""
+    return f"p. {page}" + (f" (printed {label})" if label and label != str(page) else "")
+
+
+def highlight(text: str, quote_text: str, context: int = CONTEXT_CHARS) -> str:
+    """HTML of `text` around `quote_text` with the quote in <mark> (whitespace-insensitive)."""
+    words = quote_text.split()
+    match = None
+    if words:
+        pattern = r"\s+".join(re.escape(w) for w in words)
+        match = re.search(pattern, text) or re.search(pattern, text, re.IGNORECASE)
+    if match is None:
+        shown = text[: 2 * context]
+        marked = f"<mark>{_plain(quote_text)}</mark>" if words else ""
+        rest = _plain(shown) + ("…" if len(text) > len(shown) else "")
+        return f"{marked} <span>{rest}</span>" if marked else rest
+    start, end = match.span()
+    a, b = max(0, start - context), min(len(text), end + context)
+    if a > 0:  # start and end on word boundaries
+        a = text.find(" ", a, start) + 1 or a
+    if b < len(text):
+        cut = text.rfind(" ", end, b)
+        b = cut if cut > end else b
+    return (
+        ("…" if a > 0 else "") + _plain(text[a:start]) + " <mark>" + _plain(text[start:end]) + "</mark> "
+        + _plain(text[end:b]) + ("…" if b < len(text) else "")
+    ).replace("  ", " ").strip()
+
+
+def answer_markdown(text: str) -> str:
+    """Answer text safe for the chat's Markdown: HTML escaped, no accidental headings, [n] styled."""
+    escaped = html.escape(text, quote=False)
+    escaped = re.sub(r"(?m)^(\s*)#", r"\1\\#", escaped)
+    return re.sub(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]", r'<span class="lantern-cite">[\1]</span>', escaped)
+
+
+def _hit_for(citation: Citation, hits: list[Hit]) -> Hit | None:
+    by_id = next((h for h in hits if h.chunk.id == citation.chunk_id), None)
+    if by_id:
+        return by_id
+    words = citation.quote.split()[:6]
+    for h in hits:
+        if h.chunk.source == citation.source and h.chunk.page == citation.page and words and \
+                " ".join(words) in " ".join(h.chunk.text.split()):
+            return h
+    return None
+
+
+def _source_links(source: str, page: int | None, served: set[str], url: str | None) -> str:
+    links = []
+    if source in served:
+        kind = "PDF" if source.lower().endswith(".pdf") else "file"
+        at = f" at p. {page}" if page and kind == "PDF" else ""
+        links.append(f'<a href="{html.escape(file_url(source, page))}" target="_blank" rel="noopener">Open {kind}{at}</a>')
+    if url:
+        links.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">original</a>')
+    return " · ".join(links)
+
+
+def _meta_line(parts: list[str | None]) -> str:
+    return " · ".join(p for p in parts if p)
+
+
+def _nearest_sources(answer: Answer, served: set[str]) -> str:
+    """An abstention's nearest passages: where to look further."""
+    nearest = answer.retrieved[:3]
+    if not nearest:
+        return ""
+    out = ['<div class="lantern-sources"><div class="lantern-sources-title">Nearest sources</div>']
+    for hit in nearest:
+        chunk = hit.chunk
+        meta = _meta_line([
+            chunk.metadata.get("publisher"), str(chunk.metadata.get("year") or "") or None,
+            where_label(chunk.page, chunk.metadata.get("page_label")),
+            _source_links(chunk.source, chunk.page, served, chunk.metadata.get("url")),
+        ])
+        snippet = " ".join(chunk.text.split())
+        snippet = snippet[:220] + ("…" if len(snippet) > 220 else "")
+        out.append(
+            f'<div class="lantern-source"><strong>{esc(chunk.title)}</strong>'
+            f'<div class="lantern-meta">{meta}</div>'
+            f'<blockquote class="lantern-passage">{_plain(snippet)}</blockquote></div>'
+        )
+    out.append("</div>")
+    return "".join(out)
+
+
+def render_sources(answer: Answer, served: set[str]) -> str:
+    """HTML for the sources of one answer (one line: Markdown ends an HTML block at a blank line).
+
+    `served` names the sources whose file copy the app can serve: only those get an Open link.
+    """
+    if answer.abstained:
+        return _nearest_sources(answer, served)
+    out: list[str] = []
+    if answer.citations:
+        out.append('<div class="lantern-sources"><div class="lantern-sources-title">Sources</div>')
+        for cite in answer.citations:
+            hit = _hit_for(cite, answer.retrieved)
+            passage = highlight(hit.chunk.text, cite.quote) if hit else f"<mark>{_plain(cite.quote)}</mark>"
+            meta = _meta_line([
+                cite.publisher, str(cite.year) if cite.year else None, where_label(cite.page, cite.page_label),
+                _source_links(cite.source, cite.page, served, cite.url),
+            ])
+            out.append(
+                f'<div class="lantern-source" id="source-{cite.n}"><span class="lantern-cite">[{cite.n}]</span> '
+                f'<strong>{esc(cite.title)}</strong><div class="lantern-meta">{meta}</div>'
+                f'<blockquote class="lantern-passage">{passage}</blockquote></div>'
+            )
+        out.append("</div>")
+    if answer.removed_citations:
+        n = len(answer.removed_citations)
+        reasons = "; ".join(f"[{r.n}] {esc(r.reason)}" for r in answer.removed_citations[:4])
+        out.append(f'<div class="lantern-note">{n} citation{"s" if n > 1 else ""} removed by the checker: {reasons}</div>')
+    return "".join(out)
+
+
+def answer_html(answer: Answer, served: set[str]) -> str:
+    """The chat message for a finished answer: text with [n] markers, then its sources.
+
+    (The terminal's plain-text rendering is `app.render.render_answer_text`.)
+    """
+    body = answer_markdown(answer.text)
+    if answer.abstained:
+        body = f"**No answer in these documents.** {body}"
+    sources = render_sources(answer, served)
+    return f"{body}\n\n{sources}" if sources else body
+
+
+def banner_html(store: str, documents: int, chunks: int) -> str:
+    """One line on what is being searched, or what to do when the store is empty."""
+    if not documents:
+        return (
+            f'<div class="lantern-banner lantern-empty"><strong>The store <code>{esc(store)}</code> '
+            "holds no documents yet.</strong> Add some in the <em>Add documents</em> tab, or run "
+            f"<code>lantern ingest PATH --store {esc(store)}</code> and reload this page.</div>"
+        )
+    return (
+        f'<div class="lantern-banner" title="store: {esc(store)}">Searching <strong>{documents} '
+        f'document{"s" if documents != 1 else ""}</strong> ({chunks} passages). Each sentence of an '
+        "answer cites its source [n]: check the highlighted passage before relying on it.</div>"
+    )
