@@ -123,4 +123,5 @@ def yearful_body(line: str, next_line: str = "") -> Body | None:
 
 
 def is_download_line(line: str, next_line: str = "") -> bool:
+    """A DOWNLOAD line or a bare 'Title, Publisher, Year' line."""
     return parse_download_line(line) is not None or yearful_body(line, next_line) is not None

@@ -205,10 +205,12 @@ _HTML_RE = re.compile(
 
 
 def looks_like_html(content: str) -> bool:
+    """At least two HTML tags near the start: captured HTML rather than captured text."""
     return len(_HTML_RE.findall(content[:200_000])) >= 2
 
 
 def parse_html(content: str, url: str | None) -> ResourceRecord:
+    """Text-parse the content region, then add HTML-only facts: title, category/tag links, absolute URLs."""
     page = PageHTML()
     page.feed(content)
     page.close()

@@ -141,13 +141,16 @@ def boilerplate_start(lines: list[str]) -> int | None:
 
 
 def split_tags(value: str) -> list[str]:
+    """'Tags: a, b | c' values, split on , | ; •."""
     return [t.strip() for t in re.split(r"\s*[,|;•]\s*", value) if t.strip()]
 
 
 def line_at(lines: list[str], i: int) -> str:
+    """lines[i], or "" outside the list (look-ahead without bounds checks)."""
     return lines[i] if 0 <= i < len(lines) else ""
 
 
 def looks_like_title(line: str) -> bool:
+    """Short and not ending like a sentence."""
     s = line.strip()
     return bool(s) and len(s) <= 200 and len(s.split()) <= 25 and not s.endswith(SENTENCE_END)
