@@ -28,7 +28,8 @@ from .clean import clean_pages
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
-INGESTIBLE = PDF_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES
+# The one list of file types Lantern ingests (CLI, pipeline and UI uploads alike).
+SUPPORTED_SUFFIXES = frozenset(PDF_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES)
 SKIPPED_NAMES = {"manifest.csv", "readme.md", "license", "license.md", "license.txt"}
 MIN_PDF_CHARS = 40  # below this over a whole PDF, it is image-only (scanned) as far as we can tell
 
@@ -81,7 +82,7 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
     problems: list[tuple[str, str]] = []
     for arg in paths:
         if arg.is_file():
-            if arg.suffix.lower() not in INGESTIBLE:
+            if arg.suffix.lower() not in SUPPORTED_SUFFIXES:
                 problems.append((str(arg), f"unsupported file type {arg.suffix or '(none)'}; Lantern reads PDF, Markdown, text and HTML"))
                 continue
             found.setdefault(arg.name, SourceFile(arg, arg.name))
@@ -89,7 +90,7 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
             files = sorted(
                 p for p in arg.rglob("*")
                 if p.is_file()
-                and p.suffix.lower() in INGESTIBLE
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
                 and p.name.lower() not in SKIPPED_NAMES
                 and not any(part.startswith(".") for part in p.relative_to(arg).parts)
             )
