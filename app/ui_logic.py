@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import EmptyStore, LanternError
 from core.settings import Settings, offline_environment
+from ingest.load import SUPPORTED_SUFFIXES
 
 from .ui_render import FILE_ROUTE, answer_html, answer_markdown, banner_html, md_escape
 
@@ -41,8 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = (".pdf", ".md", ".txt", ".html")
-ACCEPTED_ALSO = (".markdown", ".htm")  # same loaders as the four advertised types
+ACCEPTED = (".pdf", ".md", ".txt", ".html")  # what the upload box advertises; it takes all SUPPORTED_SUFFIXES
 EXTRACTIVE_LABEL = "Offline (extractive: verbatim cited sentences)"
 
 
@@ -226,7 +226,7 @@ class LanternUI:
     def check_upload(self, path: Path, name: str) -> str | None:
         """Why an uploaded file is refused, or None when it may be ingested."""
         suffix = Path(name).suffix.lower()
-        if suffix not in ACCEPTED + ACCEPTED_ALSO:
+        if suffix not in SUPPORTED_SUFFIXES:
             kind = suffix or "without an extension"
             return f"file type {kind} is not accepted (Lantern reads {', '.join(ACCEPTED)})"
         size = path.stat().st_size

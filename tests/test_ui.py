@@ -22,13 +22,15 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CORPUS, SAMPLE_CORPUS
+from conftest import CORPUS, SAMPLE_CORPUS, unavailable
 
 from core.settings import Settings
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytestmark = pytest.mark.integration  # a Gradio app, served and driven by a client and Chromium
 
 OUTPUT = Path(__file__).resolve().parent / "output"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -277,7 +279,7 @@ def test_oversized_upload_is_rejected(app: SimpleNamespace, tmp_path: Path) -> N
 @pytest.mark.browser
 def test_browser_asks_and_shows_sources(app: SimpleNamespace) -> None:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")
+        unavailable("Debian's chromium is not installed at /usr/bin/chromium (make browser)")
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(exist_ok=True)

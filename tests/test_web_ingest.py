@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_lantern, settings_for
+from conftest import STRICT, run_lantern, settings_for
 
 from core.errors import IngestError
 from core.settings import Settings
@@ -23,9 +23,12 @@ from ingest.web import USER_AGENT, CrawlOptions, Fetcher, ingest_urls
 from tests.support import site_server as ws
 from tests.support.site_server import Request, ResourceSite
 
-pytestmark = pytest.mark.skipif(
-    not (ws.PDF_DIR / ws.INDICATORS_PDF).exists(), reason="shared corpus not beside the checkout"
-)
+pytestmark = [
+    pytest.mark.integration,  # local HTTP servers and real ingests
+    pytest.mark.skipif(
+        not (ws.PDF_DIR / ws.INDICATORS_PDF).exists() and not STRICT, reason="shared corpus not beside the checkout"
+    ),
+]
 
 INTERVAL = 0.2
 OPTIONS = CrawlOptions(min_interval=INTERVAL, timeout=1.0, retries=1, backoff=0.05, max_bytes=1_500_000)
