@@ -22,7 +22,7 @@ from typing import Any
 from core.errors import EmptyStore, LanternError, SettingsError
 from core.settings import ANSWER_MODES, Settings, offline_environment
 from core.text import claims as split_claims
-from core.text import complete_claims
+from core.text import MARKER, complete_claims
 from core.types import Answer, Hit
 
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
@@ -211,7 +211,10 @@ class Lantern:
             # Only checked text is shown: re-check the complete sentences so far and pass on
             # what is new, once it holds a citation that survived (so an answer that ends up
             # with no citation never shows a word of it).
-            complete = complete_claims(raw)
+            pending = split_claims(complete_claims(raw))
+            while pending and not MARKER.search(pending[-1]):
+                pending.pop()  # its marker may still be on its way: check it when it arrives
+            complete = " ".join(pending)
             if not complete or NOT_FOUND.startswith(raw.strip()[: len(NOT_FOUND)]):
                 continue
             checked = check_citations(complete, hits, judge=judge)
