@@ -246,9 +246,28 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.run import main_eval
+    """`lantern eval`: run the evaluation, write the report files, print the summary (or report.json)."""
+    import contextlib
 
-    return main_eval(args, settings)
+    from eval.report import summary_markdown
+    from eval.run import list_configs, run_eval
+
+    if args.list_configs:
+        print(list_configs())
+        return 0
+    out: Path | None = args.out if args.out is not None else (None if args.json else Path("eval-report"))
+    # With --json, stdout carries the report and nothing else: stray prints go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        report = run_eval(settings, args.questions, out, args.configs, limit=args.limit)
+    if args.json:
+        print(json.dumps(report.data, indent=2, ensure_ascii=False))
+        if report.written:
+            print("wrote " + ", ".join(str(p) for p in report.written), file=sys.stderr, flush=True)
+    else:
+        print(summary_markdown(report.data))
+        for path in report.written:
+            print(f"wrote {path}")
+    return 0
 
 
 def _cmd_draft(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,28 +25,26 @@ from core.settings import Settings, offline_environment  # noqa: E402
 
 offline_environment()
 
-from eval.dataset import load_dataset  # noqa: E402
-from eval.metrics import abstention_scores, doc_relevant, page_relevant, percentile  # noqa: E402
+from eval.aggregate import mean_retrieval  # noqa: E402
+from eval.dataset import Question, load_dataset  # noqa: E402
+from eval.metrics import abstention_scores, percentile  # noqa: E402
+from eval.scoring import retrieval_scores  # noqa: E402
 
 DEV = REPO.parent / "shared" / "eval" / "dev_questions.jsonl"
 CORPUS = REPO.parent / "shared" / "corpus"
 
 
-def retrieval_scores(ranked: list[list[tuple[str, int | None]]], questions) -> dict[str, float]:
-    """doc hit@1, doc hit@5, page hit@5 and doc MRR over the top 5 of each ranking."""
-    n = len(questions)
-    out = {"doc_hit@1": 0.0, "doc_hit@5": 0.0, "page_hit@5": 0.0, "doc_mrr": 0.0}
-    for keys, q in zip(ranked, questions, strict=True):
-        top = keys[:5]
-        docs = [doc_relevant(s, q.gold) for s, _ in top]
-        out["doc_hit@1"] += bool(docs and docs[0])
-        out["doc_hit@5"] += any(docs)
-        out["page_hit@5"] += any(page_relevant(s, p, q.gold) for s, p in top)
-        out["doc_mrr"] += next((1 / (i + 1) for i, d in enumerate(docs) if d), 0.0)
-    return {k: v / n for k, v in out.items()}
+def top5_scores(ranked: list[list[tuple[str, int | None]]], questions: list[Question]) -> dict[str, float]:
+    """Mean retrieval scores of top-5 rankings, as `lantern eval` defines them (`eval.scoring`).
+
+    Doc MRR is eval's: the reciprocal rank of the first gold document among the distinct
+    documents of the 5 chunks.
+    """
+    return mean_retrieval([retrieval_scores(q.gold, keys[:5]) for keys, q in zip(ranked, questions, strict=True)])
 
 
 def main() -> None:
+    """Build the store if needed, then time and score it; prints Markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, default=None, help="a store of the full shared corpus (built if absent)")
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions per question")
@@ -96,17 +94,17 @@ def main() -> None:
     for fusion in ("rrf", "weighted", "dense", "keyword"):
         lantern.retriever.fusion = fusion
         ranked = [[(h.chunk.source, h.chunk.page) for h in lantern.retrieve(q.question, top_k=5)] for q in answerable]
-        rows[f"Lantern {fusion}" + (" (default)" if fusion == settings.fusion else "")] = retrieval_scores(ranked, answerable)
+        rows[f"Lantern {fusion}" + (" (default)" if fusion == settings.fusion else "")] = top5_scores(ranked, answerable)
     if not args.skip_baseline:
         from eval.baseline import build_baseline
 
         baseline = build_baseline(lantern.store, store.parent / "baseline-index")
         ranked = [[(h.source, h.page) for h in baseline.retrieve(q.question)[0]] for q in answerable]
-        rows["plain llama-index (dense, 1,024-token chunks)"] = retrieval_scores(ranked, answerable)
+        rows["plain llama-index (dense, 1,024-token chunks)"] = top5_scores(ranked, answerable)
     print(f"\n| dev set, {len(answerable)} answerable questions, top 5 | doc hit@1 | doc hit@5 | page hit@5 | doc MRR |")
     print("|---|---|---|---|---|")
     for name, m in rows.items():
-        print(f"| {name} | {m['doc_hit@1']:.3f} | {m['doc_hit@5']:.3f} | {m['page_hit@5']:.3f} | {m['doc_mrr']:.3f} |")
+        print(f"| {name} | {m['doc_hit@1']:.3f} | {m['doc_hit@5']:.3f} | {m['page_hit@5']:.3f} | {m['mrr']:.3f} |")
     lantern.close()
 
 

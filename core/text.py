@@ -313,6 +313,27 @@ def normalise_whitespace(text: str) -> str:
     return text.strip()
 
 
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+        "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None,
+    }
+)  # fmt: skip
+_HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\r?\n\s*(\w)")
+
+
+def plain_glyphs(text: str, *, dehyphenate: bool = False) -> str:
+    """Text as compared for verbatim quotes: NFKC (ligatures), plain quotes and dashes, soft hyphens
+    and zero-width marks dropped, one space; with `dehyphenate`, words broken across a line
+    ("traf-\nficking") joined first, as PDF extraction leaves them. Case is kept."""
+    s = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
+    if dehyphenate:
+        s = _HYPHEN_BREAK.sub(r"\1\2", s)
+    return " ".join(s.split())
+
+
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "nav", "header", "footer", "noscript", "svg", "form"})
     _BLOCK = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article"})

@@ -1,7 +1,8 @@
 """Lantern's evaluation kit: the typed gold set and pure metric functions.
 
 Kept free of models and stores so a run's per-question records can be rescored,
-and every reported number checked, without rebuilding anything.
+and every reported number checked, without rebuilding anything. Text helpers
+(normalise, claims, citation markers) are `core.text`'s, not re-exported here.
 """
 
 from eval.dataset import (
@@ -18,7 +19,6 @@ from eval.metrics import (
     CitationScores,
     abstention_scores,
     citation_scores,
-    cited_numbers,
     dedupe,
     doc_relevant,
     gold_doc_keys,
@@ -27,7 +27,6 @@ from eval.metrics import (
     lexical_support,
     mean,
     ndcg_at_k,
-    normalise,
     page_key,
     page_relevant,
     percentile,
@@ -35,8 +34,6 @@ from eval.metrics import (
     recall_at_k,
     reciprocal_rank,
     required_fact_recall,
-    split_sentences,
-    strip_citations,
     token_f1,
 )
 
@@ -49,7 +46,6 @@ __all__ = [
     "Question",
     "abstention_scores",
     "citation_scores",
-    "cited_numbers",
     "dedupe",
     "doc_relevant",
     "gold_doc_keys",
@@ -59,7 +55,6 @@ __all__ = [
     "load_dataset",
     "mean",
     "ndcg_at_k",
-    "normalise",
     "page_key",
     "page_relevant",
     "percentile",
@@ -68,8 +63,6 @@ __all__ = [
     "reciprocal_rank",
     "required_fact_recall",
     "save_dataset",
-    "split_sentences",
-    "strip_citations",
     "token_f1",
     "validate_against",
 ]

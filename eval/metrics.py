@@ -3,18 +3,21 @@
 No I/O and no models here, so every number in a report can be recomputed by
 hand from the per-question records. Retrieval metrics take ranked keys (strings
 or tuples) and a set of relevant keys; `page_key` and friends build those keys
-from chunks and gold references.
+from chunks and gold references. Text is read with `core.text` (normalise, claims,
+content words, markers), the same toolkit the answer checker uses, so eval and the
+app agree on what a sentence, a word and a citation are.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
+
+from core.text import cited_numbers, claims, content_words, normalise, plain_glyphs, strip_markers
 
 K = TypeVar("K", bound=Hashable)
 
@@ -22,7 +25,6 @@ __all__ = [
     "CitationScores",
     "abstention_scores",
     "citation_scores",
-    "cited_numbers",
     "dedupe",
     "doc_relevant",
     "gold_doc_keys",
@@ -31,7 +33,6 @@ __all__ = [
     "lexical_support",
     "mean",
     "ndcg_at_k",
-    "normalise",
     "page_key",
     "page_relevant",
     "percentile",
@@ -39,8 +40,6 @@ __all__ = [
     "recall_at_k",
     "reciprocal_rank",
     "required_fact_recall",
-    "split_sentences",
-    "strip_citations",
     "token_f1",
 ]
 
@@ -166,38 +165,7 @@ def doc_relevant(retrieved_source: str, gold_refs: Iterable[_Ref]) -> bool:
 
 # --------------------------------------------------------------------------- answers
 
-_PERCENT_WORDS = re.compile(r"\s*\b(?:per\s*cent|percent|pour\s*cent|procent)\b")
-_SPACE_BEFORE_PERCENT = re.compile(r"(?<=\d)\s+%")
-# Thousands groups: one separator, used consistently, between groups of exactly three digits.
-_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?P<sep>[,. ])\d{3}(?:(?P=sep)\d{3})*(?!\d)")
 _ARTICLES = frozenset({"a", "an", "the"})
-
-
-def _strip_separators(match: re.Match[str]) -> str:
-    return match.group(0).replace(match.group("sep"), "")
-
-
-def normalise(text: str) -> str:
-    """Canonical text for fact matching, so "7,905"/"7 905"/"7905" and "23 per cent"/"23%" compare equal.
-
-    NFKC and casefold; percent words become "%"; separators between digit groups
-    of three are dropped (a decimal like "1.5" is kept, a decimal comma becomes a
-    point); other punctuation becomes a space; whitespace is collapsed.
-    """
-    s = unicodedata.normalize("NFKC", text).casefold()
-    s = _PERCENT_WORDS.sub("%", s)
-    s = _SPACE_BEFORE_PERCENT.sub("%", s)
-    s = _THOUSANDS.sub(_strip_separators, s)
-    out: list[str] = []
-    last = len(s) - 1
-    for i, ch in enumerate(s):
-        if ch == "%" or not unicodedata.category(ch).startswith("P"):
-            out.append(ch)
-        elif ch in ".," and 0 < i < last and s[i - 1].isdigit() and s[i + 1].isdigit():
-            out.append(".")
-        else:
-            out.append(" ")
-    return " ".join("".join(out).split())
 
 
 def _contains_fact(answer: str, fact: str) -> bool:
@@ -246,118 +214,9 @@ def token_f1(prediction: str, reference: str) -> float:
 
 # --------------------------------------------------------------------------- citations
 
-_NUM = r"\d{1,3}(?:\s*[-\u2013]\s*\d{1,3})?"
-_CITE_BODY = rf"\s*{_NUM}(?:\s*[,;]\s*{_NUM})*\s*"
-_CITE = re.compile(rf"\[({_CITE_BODY})\]")
-# A sentence end: terminator, closing quotes/brackets, then any citation markers that follow it.
-_SENT_END = re.compile(rf"[.!?]+[\"'\u201d\u2019)]*(?:\s*\[{_CITE_BODY}\])*")
-_ABBREVIATIONS = frozenset(
-    {
-        "e.g", "i.e", "cf", "vs", "viz", "al", "art", "arts", "no", "nos", "nr", "para", "paras",
-        "p", "pp", "fig", "sec", "ch", "vol", "approx", "incl", "inc", "ltd", "co", "corp", "dept",
-        "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "op", "cit", "ibid", "ed", "eds",
-    }
-)  # fmt: skip
-_INITIALISM = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
-_LIST_NUMBER = re.compile(r"\(?\d{1,3}[.)]")
-
-
-def cited_numbers(sentence: str) -> list[int]:
-    """Citation numbers in a sentence, in order and without repeats: [1], [1, 2], [1][2], [2-4]."""
-    numbers: list[int] = []
-    for match in _CITE.finditer(sentence):
-        for part in re.split(r"[,;]", match.group(1)):
-            bounds = [int(x) for x in re.findall(r"\d+", part)]
-            if len(bounds) == 2 and 0 <= bounds[1] - bounds[0] < 50:
-                numbers.extend(range(bounds[0], bounds[1] + 1))
-            else:
-                numbers.extend(bounds)
-    return dedupe(numbers)
-
-
-def strip_citations(text: str) -> str:
-    """The text without [n] markers, so a claim can be checked against its evidence."""
-    s = _CITE.sub(" ", text)
-    s = re.sub(r"\s+([.,;:!?])", r"\1", s)
-    return " ".join(s.split())
-
-
-def _is_abbreviation(line: str, dot: int) -> bool:
-    if line[dot] != ".":
-        return False
-    match = re.search(r"(\S+)$", line[:dot])
-    if not match:
-        return False
-    token = match.group(1).lstrip("(\"'\u201c\u2018")
-    return token.casefold() in _ABBREVIATIONS or _INITIALISM.fullmatch(token) is not None
-
-
-def split_sentences(text: str) -> list[str]:
-    """Answer sentences, each keeping the [n] markers that follow its full stop.
-
-    Lines (list items) are split first; within a line a sentence ends at . ! or ?
-    followed by space and a non-lowercase character, except after abbreviations
-    ("e.g.", "Art.", "No."), initials ("U.S.") and list numbers ("1.").
-    """
-    sentences: list[str] = []
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line:
-            continue
-        start = 0
-        for match in _SENT_END.finditer(line):
-            end = match.end()
-            if end < len(line) and not line[end].isspace():
-                continue
-            rest = line[end:].lstrip()
-            if rest and rest[0].islower():
-                continue
-            if rest and _is_abbreviation(line, match.start()):
-                continue
-            if _LIST_NUMBER.fullmatch(line[start:end].strip()):  # "1. First item": not a sentence
-                continue
-            piece = line[start:end].strip()
-            if piece:
-                sentences.append(piece)
-            start = end
-        tail = line[start:].strip()
-        if tail:
-            sentences.append(tail)
-    return sentences
-
-
-_STOPWORD_TEXT = """
-    a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each either few for from further
-    had has have having he her here hers herself him himself his how however i if in into is it its
-    itself just may me might more most must my myself neither no nor not of off on once only or other
-    our ours ourselves out over own same shall she should so some such than that the their theirs them
-    themselves then there these they this those through thus to too under until up upon very was we
-    were what when where whether which while who whom whose why will with within without would yes yet
-    you your yours yourself yourselves according said says per via etc
-    de het een en van le la les des du et un une
-"""
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
-def _stem(word: str) -> str:
-    """Crude suffix stripping so "victims"/"victim" and "exploited"/"exploitation" meet."""
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    for suffix in ("ations", "ation", "ings", "ing", "edly", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def _words(text: str) -> list[str]:
-    """Stemmed content words of a text (stopwords and [n] markers removed)."""
-    tokens = normalise(strip_citations(text)).split()
-    return [_stem(t) for t in tokens if t not in _STOPWORDS and any(c.isalnum() for c in t)]
-
 
 def _verbatim_key(text: str) -> str:
-    return _flatten(strip_citations(text), dehyphenate=False).casefold().strip(" .!?;:\"'")
+    return plain_glyphs(strip_markers(text)).casefold().strip(" .!?;:\"'")
 
 
 def lexical_support(sentence: str, passage: str, threshold: float = 0.6) -> bool:
@@ -368,12 +227,12 @@ def lexical_support(sentence: str, passage: str, threshold: float = 0.6) -> bool
     sentence with no content words is not supported.
     """
     claim = _verbatim_key(sentence)
-    if claim and claim in _flatten(passage, dehyphenate=False).casefold():
+    if claim and claim in plain_glyphs(passage).casefold():
         return True
-    words = set(_words(sentence))
+    words = set(content_words(sentence))
     if not words:
         return False
-    available = set(_words(passage))
+    available = set(content_words(passage))
     return len(words & available) / len(words) >= threshold
 
 
@@ -397,7 +256,8 @@ def citation_scores(
     """Citation recall and precision per answer sentence, after ALCE (Gao et al., 2023).
 
     `supports(claim, passage)` judges entailment; `lexical_support` fits. Claims are
-    sentences without their [n] markers; sentences with no content words, and
+    `core.text.claims` of the answer (the answer checker's own splitter: a run of [n]
+    markers or a sentence end closes one), judged without their markers; sentences with no content words, and
     uncited lead-ins ending in ":", are not scored.
 
     - recall: fraction of sentences whose valid cited passages, joined, support
@@ -418,10 +278,10 @@ def citation_scores(
         return cache[key]
 
     n_sentences = n_citations = n_supported = n_relevant = 0
-    for sentence in split_sentences(answer_text):
-        claim = strip_citations(sentence)
+    for sentence in claims(answer_text):
+        claim = strip_markers(sentence)
         cites = cited_numbers(sentence)
-        if not _words(claim) or (not cites and claim.endswith(":")):
+        if not content_words(claim) or (not cites and claim.endswith(":")):
             continue
         n_sentences += 1
         n_citations += len(cites)
@@ -444,25 +304,6 @@ def citation_scores(
     )
 
 
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-        "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None,
-    }
-)  # fmt: skip
-_HYPHEN_BREAK = re.compile(r"(\w)-[ \t]*\r?\n\s*(\w)")
-
-
-def _flatten(text: str, *, dehyphenate: bool) -> str:
-    """Text as compared for quotes: NFKC (ligatures), plain quotes/dashes, optional hyphen-break joins, one space."""
-    s = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
-    if dehyphenate:
-        s = _HYPHEN_BREAK.sub(r"\1\2", s)
-    return " ".join(s.split())
-
-
 def quote_verified(quote: str, page_text: str) -> bool:
     """Whether the quote occurs verbatim (case-sensitive) in the page, up to whitespace and glyph variants.
 
@@ -471,8 +312,8 @@ def quote_verified(quote: str, page_text: str) -> bool:
     joins words hyphenated across a line break, as PDF extraction leaves them.
     """
     for dehyphenate in (False, True):
-        q = _flatten(quote, dehyphenate=dehyphenate)
-        if q and q in _flatten(page_text, dehyphenate=dehyphenate):
+        q = plain_glyphs(quote, dehyphenate=dehyphenate)
+        if q and q in plain_glyphs(page_text, dehyphenate=dehyphenate):
             return True
     return False
 

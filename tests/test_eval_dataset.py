@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,27 @@ import pytest
 from core.errors import DatasetError
 from eval.dataset import Dataset, GoldRef, Question, load_dataset, save_dataset, validate_against
 
-DEV_SET = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "dev_questions.jsonl"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DEV_SET = SHARED / "eval" / "dev_questions.jsonl"
+TUNE_SET = SHARED / "eval" / "tune_questions.jsonl"
+CORPUS = SHARED / "corpus"
+needs_shared = pytest.mark.skipif(not (DEV_SET.exists() and CORPUS.is_dir()), reason="shared data not present")
+
+
+def _corpus_files() -> set[str]:
+    """The real corpus as gold refs name it: `<folder>/<file>` for each MANIFEST.csv row, plus
+    folders without a manifest listed from disk. Built from the corpus, never from a gold set."""
+    files: set[str] = set()
+    for folder in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
+        manifest = folder / "MANIFEST.csv"
+        if manifest.exists():
+            with manifest.open(encoding="utf-8", newline="") as fh:
+                names = [row["file"] for row in csv.DictReader(fh)]
+            assert all((folder / n).is_file() for n in names), f"{manifest} lists a file that is not there"
+        else:
+            names = [p.name for p in folder.iterdir() if p.is_file()]
+        files.update(f"{folder.name}/{n}" for n in names)
+    return files
 
 
 def _row(qid: str = "q1", **changes: Any) -> dict[str, Any]:
@@ -193,7 +214,7 @@ def test_validate_against_names_line_of_unknown_file(tmp_path: Path) -> None:
     assert "pdf/missing.pdf" in info.value.reason and "gold[0].file" in info.value.reason
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="shared dev set not present")
+@needs_shared
 def test_real_dev_set_loads() -> None:
     ds = load_dataset(DEV_SET)
     assert isinstance(ds, Dataset)
@@ -203,6 +224,25 @@ def test_real_dev_set_loads() -> None:
     assert len(ds.of_category("cross_lingual")) == 3
     assert len(ds.of_category("multi_hop")) == 7
     assert all(q.gold for q in ds.answerable())
-    files = {g.file for q in ds for g in q.gold}
-    validate_against(ds, files)
     assert any(g.page is None for q in ds for g in q.gold)  # the treaties
+
+
+@needs_shared
+@pytest.mark.parametrize("path", [DEV_SET, TUNE_SET], ids=["dev", "tune"])
+def test_real_sets_name_only_files_of_the_real_corpus(path: Path) -> None:
+    corpus = _corpus_files()
+    assert len(corpus) > 40 and "pages/resource-page-national-referral-mechanisms.txt" in corpus
+    validate_against(load_dataset(path), corpus)
+
+
+@needs_shared
+def test_question_naming_a_file_outside_the_corpus_is_rejected(tmp_path: Path) -> None:
+    lines = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines()[:3]]
+    lines[2]["gold"][0]["file"] = "pdf/not-in-the-corpus-2099.pdf"
+    path = _write(tmp_path, [lines[0], lines[1], "", lines[2]])
+    with pytest.raises(DatasetError) as info:
+        validate_against(load_dataset(path), _corpus_files())
+    err = info.value
+    assert err.line == 4  # the blank line counts
+    assert str(err).startswith(f"{path}:4: ")
+    assert "gold[0].file" in err.reason and "'pdf/not-in-the-corpus-2099.pdf'" in err.reason
