@@ -21,8 +21,8 @@ from typing import Any
 
 from core.errors import EmptyStore, LanternError, SettingsError
 from core.settings import ANSWER_MODES, Settings, offline_environment
-from core.text import claims as split_claims
 from core.text import MARKER, complete_claims
+from core.text import claims as split_claims
 from core.types import Answer, Hit
 
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
