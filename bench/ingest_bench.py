@@ -48,33 +48,25 @@ def run_measured(cmd: list[str]) -> tuple[dict, float, float]:
 
 
 def plain_pipeline(corpus: Path, work: Path) -> dict:
-    """The llama-index starter pipeline over the corpus files, timed per stage (runs in a child)."""
+    """The llama-index starter pipeline over the corpus files, timed per stage (runs in a child).
+    The same recipe as eval's baseline (eval.baseline), so the two comparisons agree."""
     from core.settings import offline_environment
 
     offline_environment()
-    import chromadb
-    from llama_index.core import Document, StorageContext, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    from llama_index.core import Document
 
-    from eval.baseline import _pages_of
-    from ingest.embed import load_tokenizer, minilm_path
+    from core.store import scratch_chroma
+    from eval.baseline import index_documents, pages_of, plain_embedder
+    from ingest.embed import load_tokenizer
+    from ingest.load import SUPPORTED_SUFFIXES
 
     t = time.perf_counter()
-    files = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in {".pdf", ".md", ".txt"})
+    files = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES)
     docs = [Document(text=text, metadata={"file": str(f.relative_to(corpus)), "page": page or 0})
-            for f in files for page, text in _pages_of(f) if text.strip()]
+            for f in files for page, text in pages_of(f) if text.strip()]
     parse = time.perf_counter() - t
-    t = time.perf_counter()
-    nodes = SentenceSplitter().get_nodes_from_documents(docs)
-    chunk = time.perf_counter() - t
-    t = time.perf_counter()
-    embed_model = HuggingFaceEmbedding(model_name=str(minilm_path()))
-    client = chromadb.PersistentClient(path=str(work / "plain"), settings=chromadb.config.Settings(anonymized_telemetry=False))
-    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=client.get_or_create_collection("plain")))
-    VectorStoreIndex(nodes, storage_context=storage, embed_model=embed_model)
-    embed_store = time.perf_counter() - t
+    collection = scratch_chroma(work / "plain").get_or_create_collection("plain")
+    nodes, chunk, embed_store = index_documents(docs, collection, plain_embedder())
     tok = load_tokenizer()
     tok.no_truncation()
     lengths = [len(e.ids) for e in tok.encode_batch([n.get_content() for n in nodes])]

@@ -80,7 +80,7 @@ def _log(message: str) -> None:
     print(f"baseline: {message}", file=sys.stderr, flush=True)
 
 
-def _pages_of(path: Path) -> list[tuple[int | None, str]]:
+def pages_of(path: Path) -> list[tuple[int | None, str]]:
     """(page, text) of a file as a tutorial reader gives them: pypdf pages, or the whole text file."""
     if path.suffix.lower() == ".pdf":
         from pypdf import PdfReader
@@ -110,7 +110,7 @@ def _documents(store: Any) -> tuple[list[Any], list[str]]:
             if path is not None:
                 notes.append(f"{rec.source}: original file missing, read the store's copy")
         if path is not None:
-            pages = _pages_of(path)
+            pages = pages_of(path)
         else:
             pages = store.pages(rec.source)
             notes.append(f"{rec.source}: no file, used the store's page text")
@@ -119,6 +119,32 @@ def _documents(store: Any) -> tuple[list[Any], list[str]]:
                 meta = {"file": rec.source, "page": _NO_PAGE if page is None else page}
                 docs.append(Document(text=text, metadata=meta))
     return docs, notes
+
+
+def index_documents(docs: list[Any], collection: Any, embed: Any) -> tuple[list[Any], float, float]:
+    """The llama-index starter recipe: SentenceSplitter defaults, then a VectorStoreIndex in a Chroma
+    collection. Returns (nodes, split seconds, embed+store seconds); bench/ingest_bench.py times it."""
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    t = time.perf_counter()
+    nodes = SentenceSplitter().get_nodes_from_documents(docs)
+    split_s = time.perf_counter() - t
+    _log(f"building its index from {len(docs)} pages, {len(nodes)} chunks")
+    t = time.perf_counter()
+    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+    VectorStoreIndex(nodes, storage_context=storage, embed_model=embed)
+    return nodes, split_s, time.perf_counter() - t
+
+
+def plain_embedder() -> Any:
+    """MiniLM as the starter pipeline loads it (HuggingFaceEmbedding, torch)."""
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from ingest.embed import minilm_path
+
+    return HuggingFaceEmbedding(model_name=str(minilm_path()), embed_batch_size=32)
 
 
 def _cache_key(store: Any, model_path: str) -> str:
@@ -131,9 +157,7 @@ def _cache_key(store: Any, model_path: str) -> str:
 def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
     """Build the baseline index for a store's documents, or reload it from `work_dir` if cached."""
     offline_environment()
-    from llama_index.core import StorageContext, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     from core.store import scratch_chroma
@@ -146,7 +170,7 @@ def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
     name = f"baseline-{key}"
     done_marker = work_dir / f"{name}.done"
     client = scratch_chroma(work_dir)
-    embed = HuggingFaceEmbedding(model_name=model_path, embed_batch_size=32)
+    embed = plain_embedder()
     notes: list[str] = []
     built = False
     parse_s = embed_s = None
@@ -161,14 +185,9 @@ def build_baseline(store: Any, work_dir: Path) -> BaselineIndex:
         collection = client.get_or_create_collection(name)
         t = time.perf_counter()
         docs, notes = _documents(store)
-        nodes = SentenceSplitter().get_nodes_from_documents(docs)
-        parse_s = time.perf_counter() - t
-        _log(f"building its index from {len(docs)} pages, {len(nodes)} chunks (cached in {work_dir})")
-        t = time.perf_counter()
-        vector_store = ChromaVectorStore(chroma_collection=collection)
-        storage = StorageContext.from_defaults(vector_store=vector_store)
-        VectorStoreIndex(nodes, storage_context=storage, embed_model=embed)
-        embed_s = time.perf_counter() - t
+        read_s = time.perf_counter() - t
+        _, split_s, embed_s = index_documents(docs, collection, embed)
+        parse_s = read_s + split_s
         done_marker.write_text(json.dumps({"notes": notes, "documents": len(store.documents())}))
         built = True
     else:
