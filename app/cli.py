@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860, help="port to listen on")
     p.set_defaults(run=_cmd_ui)
 
+    p = sub.add_parser("serve", parents=[parent],
+                       help="serve the HTTP API (OpenAI-compatible chat, ask, search) on serve_host:serve_port")
+    p.set_defaults(run=_cmd_serve)
+
+    p = sub.add_parser("mcp", parents=[parent], help="serve Lantern's tools to MCP clients (stdio by default)")
+    p.add_argument("--http", action="store_true",
+                   help="streamable HTTP on serve_host:serve_port at /mcp instead of stdio")
+    p.set_defaults(run=_cmd_mcp)
+
     p = sub.add_parser("eval", parents=[parent], help="score Lantern against a gold question set")
     p.add_argument("questions", type=Path, help="gold questions, JSONL")
     p.add_argument("--out", type=Path, default=None, help="folder for report.json, report.md and charts")
@@ -227,6 +236,20 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from .ui import launch
 
     launch(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .serve import serve
+
+    serve(settings)
+    return 0
+
+
+def _cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from .mcp_server import run_mcp
+
+    run_mcp(settings, http=args.http)
     return 0
 
 
