@@ -21,7 +21,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -183,7 +183,7 @@ def create_app(lantern: Lantern, settings: Settings | None = None) -> FastAPI:
     keys = settings.api_key_list
     bearer = HTTPBearer(auto_error=False, description="one of the configured api_keys")
 
-    def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
         if not keys:
             return
         given = credentials.credentials if credentials else ""
