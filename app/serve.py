@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from assistant.api import Lantern
 
 MAX_BODY_BYTES = 64 * 1024
+_BEARER = HTTPBearer(auto_error=False, description="one of the configured api_keys")
 
 
 # --- request and response bodies ------------------------------------------------------------
@@ -181,9 +182,7 @@ def create_app(lantern: Lantern, settings: Settings | None = None) -> FastAPI:
     settings = settings or lantern.settings
     service = LanternService(lantern)
     keys = settings.api_key_list
-    bearer = HTTPBearer(auto_error=False, description="one of the configured api_keys")
-
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
         if not keys:
             return
         given = credentials.credentials if credentials else ""
