@@ -169,6 +169,8 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str, str]:
         if err.get("type") == "json_invalid":
             return 400, f"the request body is not valid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}", \
                 "invalid_json"
+    if any(tuple(err.get("loc", ())) == ("body",) and err.get("type") == "model_attributes_type" for err in errors):
+        return 400, "the request body must be a JSON object sent with content-type: application/json", "invalid_json"
     parts = []
     for err in errors[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"

@@ -148,6 +148,8 @@ def test_documents_status_and_schema(http: httpx.Client) -> None:
 
 @pytest.mark.parametrize(("request_args", "status", "code", "says"), [
     ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "invalid_json", "not valid JSON"),
+    ({"content": b'{"question": "x"}', "headers": {"content-type": "text/plain"}}, 400, "invalid_json",
+     "application/json"),
     ({"json": {"filters": {}}}, 422, "invalid_fields", "missing field 'question'"),
     ({"json": {"question": "x", "top_k": 0}}, 422, "invalid_fields", "top_k"),
     ({"json": {"question": "x", "filters": {"source": "nope.pdf"}}}, 404, "unknown_document", "nope.pdf"),
