@@ -22,7 +22,9 @@ COMMAND_TOPICS: dict[str, tuple[str, ...]] = {
     "status": ("store",),
     "ask": ("store", "embed", "search", "answer", "llm"),
     "chat": ("store", "embed", "search", "answer", "llm", "chat"),
-    "ui": TOPICS,
+    "ui": tuple(t for t in TOPICS if t != "serve"),
+    "serve": ("store", "embed", "search", "answer", "llm", "chat", "serve"),
+    "mcp": ("store", "embed", "search", "answer", "llm", "serve"),
     "eval": ("store", "embed", "search", "answer", "llm"),
     "draft-questions": ("store", "llm"),
     "settings": TOPICS,
@@ -90,6 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=7860, help="port to listen on")
     p.set_defaults(run=_cmd_ui)
+
+    p = sub.add_parser("serve", parents=[_settings_parent("serve")],
+                       help="serve the HTTP API (OpenAI-compatible chat, ask, search) on serve_host:serve_port")
+    p.set_defaults(run=_cmd_serve)
+
+    p = sub.add_parser("mcp", parents=[_settings_parent("mcp")], help="serve Lantern's tools to MCP clients (stdio by default)")
+    p.add_argument("--http", action="store_true",
+                   help="streamable HTTP on serve_host:serve_port at /mcp instead of stdio")
+    p.set_defaults(run=_cmd_mcp)
 
     p = sub.add_parser("eval", parents=[_settings_parent("eval")], help="score Lantern against a gold question set")
     p.add_argument("questions", type=Path, help="gold questions, JSONL")
@@ -242,6 +253,20 @@ def _cmd_ui(args: argparse.Namespace, settings: Settings) -> int:
     from .ui import launch
 
     launch(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .serve import serve
+
+    serve(settings)
+    return 0
+
+
+def _cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from .mcp_server import run_mcp
+
+    run_mcp(settings, http=args.http)
     return 0
 
 

@@ -241,6 +241,20 @@ class Lantern:
             return gather_foreign_evidence(question, result.hits)
         return gather_evidence(question, result.hits, result.best_similarity)
 
+    # --- llama-index engines (added last: imports llama-index only when called) -------------
+    def as_query_engine(self, filters: dict[str, Any] | None = None, top_k: int | None = None):
+        """A llama-index `BaseQueryEngine` whose responses are this Lantern's checked answers,
+        with one source node per citation (page and quote in its metadata)."""
+        from .engines import LanternQueryEngine
+
+        return LanternQueryEngine(self, filters=filters, top_k=top_k)
+
+    def as_chat_engine(self, filters: dict[str, Any] | None = None, top_k: int | None = None):
+        """A llama-index `BaseChatEngine` over a Lantern conversation (follow-ups made standalone)."""
+        from .engines import LanternChatEngine
+
+        return LanternChatEngine(self, filters=filters, top_k=top_k)
+
 
 class Stream:
     """Text pieces as they are produced; `answer` holds the checked Answer afterwards."""

@@ -20,7 +20,7 @@ EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai", "hash")
 ANSWER_MODES = ("auto", "extractive", "llm")
 
 
-TOPICS = ("store", "embed", "chunk", "search", "answer", "llm", "chat", "ui")
+TOPICS = ("store", "embed", "chunk", "search", "answer", "llm", "chat", "ui", "serve")
 """What a setting is about; each command lists only the topics it uses in its --help."""
 
 
@@ -59,11 +59,20 @@ class Settings:
     llm_check_citations: bool = _setting(False, "ask the LLM to confirm each cited sentence (after the lexical check)", topic="llm")
     chat_memory_turns: int = _setting(6, "turns a conversation remembers", topic="chat")
     max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB", topic="ui")
+    serve_host: str = _setting("127.0.0.1", "address `lantern serve` and `lantern mcp --http` listen on", topic="serve")
+    serve_port: int = _setting(8000, "port `lantern serve` and `lantern mcp --http` listen on", topic="serve")
+    api_keys: str = _setting("", "comma-separated API keys the HTTP servers accept as Bearer tokens "
+                             "(required when serve_host is not a loopback address)", topic="serve")
 
     # --- derived -----------------------------------------------------------------------
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url or self.llm_api_key) and bool(self.llm_model)
+
+    @property
+    def api_key_list(self) -> list[str]:
+        """The configured API keys (`api_keys` split on commas, blanks dropped)."""
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 
     @property
     def use_llm(self) -> bool:
@@ -163,6 +172,8 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError("setting top_k: must be at least 1")
     if settings.chroma and ":" not in settings.chroma:
         raise SettingsError(f"setting chroma: {settings.chroma!r} should be host:port")
+    if not 0 < settings.serve_port < 65536:
+        raise SettingsError(f"setting serve_port: {settings.serve_port} is outside 1..65535")
     if settings.answer_mode == "llm" and not settings.llm_configured:
         raise SettingsError("answer_mode=llm needs llm_model and llm_base_url or llm_api_key")
     return settings

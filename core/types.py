@@ -54,6 +54,17 @@ class Hit:
     rank: int
     via: str = "hybrid"
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of one retrieved passage (in `lantern ask --json` and the search API)."""
+        return {
+            "source": self.chunk.source,
+            "title": self.chunk.title,
+            "page": self.chunk.page,
+            "score": round(self.score, 4),
+            "via": self.via,
+            "text": self.chunk.text,
+        }
+
 
 @dataclass
 class Citation:
@@ -110,16 +121,6 @@ class Answer:
                 for c in self.citations
             ],
             "removed_citations": [asdict(r) for r in self.removed_citations],
-            "retrieved": [
-                {
-                    "source": h.chunk.source,
-                    "title": h.chunk.title,
-                    "page": h.chunk.page,
-                    "score": round(h.score, 4),
-                    "via": h.via,
-                    "text": h.chunk.text,
-                }
-                for h in self.retrieved
-            ],
+            "retrieved": [h.to_dict() for h in self.retrieved],
             "timings_ms": {k: round(v, 1) for k, v in self.timings.items()},
         }
