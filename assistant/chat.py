@@ -69,11 +69,14 @@ class Conversation:
         self.turns.clear()
 
     def _topic(self) -> str:
-        """The last question of the conversation that stood alone (the oldest remembered if none)."""
+        """The last question of the conversation that stood alone (the oldest remembered if none).
+        A replayed transcript (assistant/history.py) has no standalone questions, so a turn
+        counts only if its own wording is not a follow-up either."""
         for question, answer in reversed(self.turns):
-            if answer.standalone_question is None:
+            if answer.standalone_question is None and not is_follow_up(question):
                 return question
-        return self.turns[0][0]
+        last = self.turns[-1][1].standalone_question
+        return last or self.turns[0][0]
 
     @property
     def history(self) -> list[tuple[str, str]]:
