@@ -45,6 +45,10 @@ def _where(store) -> str:
     return f"the Chroma server {store.settings.chroma}" if store.settings.chroma else f"Chroma at {store.root / 'chroma'}"
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _ledger_ids(store) -> set[str]:
     rows = store.db.execute(
         "SELECT c.id FROM chunks c JOIN documents d ON c.source=d.source WHERE d.state='complete'"
@@ -60,19 +64,21 @@ def check_chroma(store, quick: bool = False) -> list[Problem]:
     try:
         collection = store.collection
         count = collection.count()
-        if count:
-            sample = collection.get(limit=1, include=["embeddings"])  # fails when the segment is gone
-            n = min(PROBE, count)
-            found = collection.query(query_embeddings=[list(sample["embeddings"][0])], n_results=n, include=[])
-            if len(found["ids"][0]) < n:
-                return [Problem("chroma", "vectors_lost", f"{where} holds {count} ids but its vector index "
-                                f"answers with only {len(found['ids'][0])} of {n}: the HNSW segment is missing or damaged")]
         missing = expected - count if quick else len(_ledger_ids(store) - set(collection.get(include=[])["ids"]))
     except StoreError as exc:
         return [Problem("chroma", "unreadable", str(exc).split(": run `")[0])]
     except Exception as exc:  # Chroma raises many kinds for damaged files
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return [Problem("chroma", "unreadable", f"{where} cannot be read ({first})")]
+        return [Problem("chroma", "unreadable", f"{where} cannot be read ({_first_line(exc)})")]
+    if count:
+        lost = f"{where} holds {count} ids but its vector index (the HNSW segment) is missing or damaged"
+        try:
+            sample = collection.get(limit=1, include=["embeddings"])  # fails when the segment is gone
+            n = min(PROBE, count)
+            found = collection.query(query_embeddings=[list(sample["embeddings"][0])], n_results=n, include=[])
+        except Exception as exc:
+            return [Problem("chroma", "vectors_lost", f"{lost} ({_first_line(exc)})")]
+        if len(found["ids"][0]) < n:
+            return [Problem("chroma", "vectors_lost", f"{lost}: {len(found['ids'][0])} of {n} neighbours found")]
     if missing > 0:
         return [Problem("chroma", "missing", f"{missing} of {expected} passages in the ledger are missing from {where}: "
                         "answers would rest on keywords alone")]
@@ -86,7 +92,7 @@ def check_keyword(store) -> list[Problem]:
     try:
         KeywordIndex.load_saved(store)
     except Exception as exc:  # stale, truncated, unparsable: all rebuilt the same way
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = _first_line(exc)
         code = "stale" if text.startswith("stale") else "damaged"
         return [Problem("keyword", code, f"the keyword index {folder} is {'out of date' if code == 'stale' else 'damaged'} ({text})")]
     return []
