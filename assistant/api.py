@@ -140,7 +140,10 @@ class Lantern:
         from core.errors import StoreError
         from core.store_check import check, fix_command
 
-        if self.store.has_documents() and (problems := check(self.store, quick=True)):
+        if not self.store.has_documents() or not check(self.store, quick=True):
+            return
+        self.store.reopen_collection()  # this process's cached Chroma may predate another's writes
+        if problems := check(self.store, quick=True):
             self.store.close()
             raise StoreError(f"{problems[0].message}: run `{fix_command(self.store)}`")
 
