@@ -10,6 +10,7 @@ back to keywords alone.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -118,7 +119,7 @@ def rebuild_chroma(store, embed: EmbedChunks, reset: bool, batch: int = 256,
                    progress: Callable[[int, int], None] | None = None) -> int:
     """Put every ledger chunk missing from Chroma back, re-embedded from its text (the caller
     holds the write lock). `reset`: the collection is unreadable, start it afresh. Returns the
-    number of passages embedded."""
+    number of passages embedded. The generation moves on, so the keyword index must be rebuilt."""
     if reset:
         if store.settings.chroma:
             collection = store.collection
@@ -135,4 +136,7 @@ def rebuild_chroma(store, embed: EmbedChunks, reset: bool, batch: int = 256,
         store.add_vectors(part, embed(part))
         if progress:
             progress(start + len(part), len(todo))
+    # a new generation tells other processes' readers to drop their cached Chroma clients
+    store.set_meta("writer_pid", str(os.getpid()))
+    store.set_meta("generation", str(store.generation + 1))
     return len(todo)

@@ -251,7 +251,7 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
             progress=lambda d, t: notify("re-embedding passages into Chroma", d, t),
         )
         done.append(f"rebuilt Chroma from the ledger ({chroma[0].message}; {n} passages re-embedded)")
-    if any(p.part == "keyword" for p in problems):
+    if chroma or any(p.part == "keyword" for p in problems):  # a Chroma rebuild moves the generation on
         KeywordIndex.rebuild(store)
         done.append("rebuilt the keyword index from the ledger")
     return done
