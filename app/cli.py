@@ -20,6 +20,7 @@ from core.settings import TOPICS, Settings, offline_environment
 COMMAND_TOPICS: dict[str, tuple[str, ...]] = {
     "ingest": ("store", "embed", "chunk"),
     "status": ("store",),
+    "doctor": ("store", "embed"),
     "ask": ("store", "embed", "search", "answer", "llm"),
     "chat": ("store", "embed", "search", "answer", "llm", "chat"),
     "ui": tuple(t for t in TOPICS if t != "serve"),
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[_settings_parent("status")], help="what is in the store")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_status)
+
+    p = sub.add_parser("doctor", parents=[_settings_parent("doctor")],
+                       help="check the store against its ledger (exit 1 if damaged); --repair rebuilds it")
+    p.add_argument("--repair", action="store_true", help="rebuild Chroma and the keyword index from the ledger")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_doctor)
 
     p = sub.add_parser("ask", parents=[_settings_parent("ask")], help="ask one question and print a cited answer")
     p.add_argument("question", help="the question, in quotes")
@@ -170,6 +177,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for failure in report.failed:
             print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        for line in report.repaired:
+            print(f"repaired: {line}", file=sys.stderr)
         print(
             f"{report.documents} documents in {settings.store} ({report.chunks} chunks): "
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -190,7 +199,37 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {s['source']}  ({s['pages']} pages, {s['chunks']} chunks, {s['ingested_at']})  {s['title']}")
     for s in status.get("pending", []):
         print(f"  {s}  (incomplete: the next ingest finishes it)")
+    for problem in status["problems"]:
+        print(f"problem: {problem['message']}")
+    if status["fix"]:
+        print(f"to fix: {status['fix']}")
     return 0
+
+
+def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from core.store import Store
+    from core.store_check import check, fix_command
+    from ingest.pipeline import print_progress, repair
+
+    repaired = repair(settings, progress=None if args.json else print_progress()) if args.repair else []
+    store = Store.open(settings)
+    try:
+        problems = check(store)
+        fix = fix_command(store)
+    finally:
+        store.close()
+    if args.json:
+        _print_json({"store": str(settings.store), "repaired": repaired, "problems": [p.to_dict() for p in problems]})
+    else:
+        for line in repaired:
+            print(f"repaired: {line}")
+        for problem in problems:
+            print(f"problem: {problem.message}")
+        if problems and not args.repair:
+            print(f"to fix: {fix}")
+        if not problems:
+            print(f"{settings.store}: Chroma, the keyword index and the file copies agree with the ledger")
+    return 1 if problems else 0
 
 
 def parse_where(items: list[str]) -> dict[str, str]:

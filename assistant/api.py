@@ -55,6 +55,7 @@ class Lantern:
         self.settings = settings
         self.store = Store.open(settings)
         self.store.check_embedder(embedder_name(settings), record=False)
+        self._refuse_damaged_chroma()
         self.embedder = make_embedder(settings)
         self.retriever = Retriever(self.store, self.embedder, settings.fusion)
         # the settings' answer mode; another mode can be asked for per call (`mode=`)
@@ -155,6 +156,18 @@ class Lantern:
         return LanternRetriever(self, filters=filters, top_k=top_k)
 
     # --- internals --------------------------------------------------------------------
+    def _refuse_damaged_chroma(self) -> None:
+        """A damaged Chroma would make every answer keyword-only without a word: say so instead."""
+        from core.errors import StoreError
+        from core.store_check import check, fix_command
+
+        if not self.store.has_documents() or not check(self.store, quick=True):
+            return
+        self.store.reopen_collection()  # this process's cached Chroma may predate another's writes
+        if problems := check(self.store, quick=True):
+            self.store.close()
+            raise StoreError(f"{problems[0].message}: run `{fix_command(self.store)}`")
+
     def _search(self, question: str, filters: Filters, top_k: int) -> SearchResult:
         if not self.store.has_documents():
             raise EmptyStore(f"the store {self.settings.store} holds no documents: run `lantern ingest PATH` first")

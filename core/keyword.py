@@ -81,21 +81,32 @@ class KeywordIndex:
         return index
 
     @classmethod
-    def load(cls, store) -> KeywordIndex:
-        """The persisted index if it matches the ledger, else one built in memory now."""
+    def load_saved(cls, store) -> KeywordIndex:
+        """The persisted index; raises (OSError, ValueError, ...) when it is missing, stale or damaged."""
         import bm25s
 
         folder: Path = store.root / "keyword"
+        info = json.loads((folder / "lantern.json").read_text())
+        if info["generation"] != store.generation:
+            raise ValueError(f"stale: built from ledger generation {info['generation']}, the ledger is at {store.generation}")
+        retriever = bm25s.BM25.load(str(folder), mmap=False)
+        tokenizer = _tokenizer()
+        tokenizer.load_vocab(str(folder))
+        tokenizer.load_stopwords(str(folder))
+        return cls(info["ids"], np.array(info["sources"], dtype=object), retriever, tokenizer, info["generation"])
+
+    @classmethod
+    def load(cls, store) -> KeywordIndex:
+        """The persisted index if it matches the ledger; else one rebuilt now and written back
+        when the store is writable and no writer holds it (else kept in memory only)."""
         try:
-            info = json.loads((folder / "lantern.json").read_text())
-            if info["generation"] != store.generation:
-                raise ValueError("stale")
-            retriever = bm25s.BM25.load(str(folder), mmap=False)
-            tokenizer = _tokenizer()
-            tokenizer.load_vocab(str(folder))
-            tokenizer.load_stopwords(str(folder))
-            return cls(info["ids"], np.array(info["sources"], dtype=object), retriever, tokenizer, info["generation"])
-        except (OSError, ValueError, KeyError):
+            return cls.load_saved(store)
+        except Exception:  # missing, stale or damaged in any way: rebuild from the ledger
+            pass
+        try:
+            with store.write_lock(wait=0):
+                return cls.rebuild(store)
+        except Exception:  # busy, read-only or full: answering matters more than saving
             return cls.build(store)
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:

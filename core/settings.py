@@ -102,8 +102,10 @@ class Settings:
         """Build settings from defaults, a TOML file, the environment and flags, in that order.
 
         The config file is `config`, else `$LANTERN_CONFIG`, else `./lantern.toml` if present.
-        OpenAI's own variables (OPENAI_API_KEY, OPENAI_BASE_URL) fill the LLM settings when
-        the `LANTERN_LLM_*` ones are absent.
+        Lantern is offline unless its own settings (file, `LANTERN_LLM_*`, flags) name an LLM
+        endpoint or model: OpenAI's variables (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL)
+        never switch remote calls on by themselves, they only fill what is left blank then
+        (and OPENAI_API_KEY is sent only to OpenAI or to OPENAI_BASE_URL).
         """
         env = dict(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
@@ -115,14 +117,23 @@ class Settings:
             key = f"LANTERN_{name.upper()}"
             if key in env:
                 values[name] = _coerce(name, env[key], origin=key)
-        if "llm_api_key" not in values and env.get("OPENAI_API_KEY"):
-            values["llm_api_key"] = env["OPENAI_API_KEY"]
-        if "llm_base_url" not in values and env.get("OPENAI_BASE_URL"):
-            values["llm_base_url"] = env["OPENAI_BASE_URL"]
-        if "llm_model" not in values and values.get("llm_api_key") and not values.get("llm_base_url"):
-            values["llm_model"] = env.get("OPENAI_MODEL", "gpt-4o-mini")
         values.update({k: _coerce(k, v, origin=f"--{k.replace('_', '-')}") for k, v in flags.items() if v is not None})
+        if any(values.get(n) for n in ("llm_base_url", "llm_model", "llm_api_key")):
+            _fill_from_openai_env(values, env)
         return _validated(cls(**values))
+
+
+def _fill_from_openai_env(values: dict[str, Any], env: dict[str, str]) -> None:
+    """Blanks of a Lantern-configured LLM filled from OpenAI's variables; a Lantern API key
+    with no endpoint means OpenAI itself (model OPENAI_MODEL, else gpt-4o-mini)."""
+    openai_url = env.get("OPENAI_BASE_URL", "")
+    if not values.get("llm_base_url") and openai_url:
+        values["llm_base_url"] = openai_url
+    if not values.get("llm_model") and (env.get("OPENAI_MODEL") or not values.get("llm_base_url")):
+        values["llm_model"] = env.get("OPENAI_MODEL", "gpt-4o-mini")
+    url = values.get("llm_base_url", "")
+    if not values.get("llm_api_key") and env.get("OPENAI_API_KEY") and (url in ("", openai_url) or "api.openai.com" in url):
+        values["llm_api_key"] = env["OPENAI_API_KEY"]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -105,18 +105,28 @@ class Store:
     def open(cls, settings: Settings, create: bool = False) -> Store:
         root = Path(settings.store)
         ledger = root / "ledger.sqlite"
+        damaged = (f"the ledger {ledger} is damaged ({{}}): restore it from a backup, "
+                   f"or move {root} aside and re-ingest")
         if not ledger.exists():
             if not create:
                 raise StoreNotFound(f"no Lantern store at {root}: run `lantern ingest PATH --store {root}` first")
             root.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(ledger), timeout=30, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        store = cls(settings, root, db)
-        if store.get_meta("schema") is None:
-            store.set_meta("schema", str(SCHEMA_VERSION))
-            store.set_meta("generation", "0")
+        elif ledger.stat().st_size == 0 and any((root / d).exists() for d in ("chroma", "files", "keyword")):
+            # an emptied ledger beside indexes is a lost ledger, never a new store
+            raise StoreError(damaged.format("it is empty, but the store holds indexes and files"))
+        try:
+            db = sqlite3.connect(str(ledger), timeout=30, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            if (result := db.execute("PRAGMA quick_check(1)").fetchone()[0]) != "ok":  # ~10 ms for 8 MB
+                raise sqlite3.DatabaseError(result)
+            db.executescript(_SCHEMA)
+            store = cls(settings, root, db)
+            if store.get_meta("schema") is None:
+                store.set_meta("schema", str(SCHEMA_VERSION))
+                store.set_meta("generation", "0")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(damaged.format(str(exc).splitlines()[0] if str(exc) else "unreadable")) from None
         return store
 
     def close(self) -> None:
@@ -425,7 +435,9 @@ def open_collection(settings: Settings, root: Path):
     except Exception as exc:  # chromadb raises many kinds when a server is down
         if settings.chroma:
             raise StoreError(f"cannot reach the Chroma server at {settings.chroma}: {exc}") from None
-        raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(f"Chroma at {root / 'chroma'} cannot be opened ({first}): "
+                         f"run `lantern doctor --repair --store {root}` to rebuild it from the ledger") from None
 
 
 def scratch_chroma(path: Path):

@@ -153,6 +153,8 @@ class OnnxMiniLM:
     def __init__(self, quantized: bool = True, batch_size: int = 32, threads: int | None = None):
         import onnxruntime as ort
 
+        if hasattr(ort, "disable_telemetry_events"):  # Windows builds report usage otherwise
+            ort.disable_telemetry_events()
         self.name = "all-MiniLM-L6-v2" + ("-onnx-int8" if quantized else "-onnx")
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer()

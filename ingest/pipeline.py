@@ -43,6 +43,7 @@ class IngestReport:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
     def merged_with(self, other: IngestReport) -> IngestReport:
         """One report for two runs against the same store (e.g. folders and URLs together)."""
@@ -57,6 +58,7 @@ class IngestReport:
             seconds=self.seconds + other.seconds,
             timings={k: self.timings.get(k, 0.0) + other.timings.get(k, 0.0) for k in {*self.timings, *other.timings}},
             sources=other.sources + self.sources,
+            repaired=other.repaired + self.repaired,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +114,31 @@ def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None) 
     return _Parsed(sf, sha256, doc.metadata, doc.pages, chunks, vectors, seconds)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: a worker must not outlive an ingest killed with SIGKILL (it would
+    go on parsing for nobody). Linux delivers SIGKILL on the parent's death (prctl
+    PR_SET_PDEATHSIG); elsewhere a thread polls the parent's pid."""
+    import signal
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        from contextlib import suppress
+
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the prctl took effect
+            os._exit(1)
+        return
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="lantern-parent-watch").start()
+
+
 def _warm_imports() -> None:
     """Import the splitter and its sentence tokenizer once, before forking workers."""
     from llama_index.core.node_parser.text.utils import split_by_sentence_tokenizer
@@ -159,16 +186,22 @@ def ingest_files(
                 old = known.get(sf.source)
                 if old and old.state == "complete" and old.sha256 == sha:
                     report.unchanged += 1
+                    if old.file_copy and sf.text is None and not (store.root / "files" / old.file_copy).exists():
+                        store.copy_file(sf.path, sha)
+                        report.repaired.append(f"restored the file copy of {sf.source}")
                 else:
                     todo.append((sf, sha, old is not None and old.state == "complete"))
             timings["hash"] = time.perf_counter() - t
             report.sources = [sf.source for sf in files]
 
+            if known:  # a damaged Chroma would otherwise stay damaged behind "unchanged"
+                report.repaired += repair_locked(store, settings, quick=True, progress=notify)
             if todo:
                 _process(store, todo, set(known), settings, report, timings, notify, workers)
             if prune:
                 report.removed = _prune(store, {sf.source for sf in files}, notify)
-            if report.added or report.updated or report.removed or store.get_meta("keyword_generation") != str(store.generation):
+            saved = store.get_meta("keyword_generation") == str(store.generation) and (store.root / "keyword" / "lantern.json").exists()
+            if report.added or report.updated or report.removed or not saved:
                 t = time.perf_counter()
                 from core.keyword import KeywordIndex
 
@@ -182,6 +215,46 @@ def ingest_files(
     report.timings = timings
     report.seconds = time.perf_counter() - started
     return report
+
+
+def repair(settings: Settings, progress: ProgressCallback | None = None) -> list[str]:
+    """`lantern doctor --repair`: rebuild Chroma and the keyword index from the ledger."""
+    from core.store import Store
+
+    store = Store.open(settings)
+    try:
+        with store.write_lock():
+            return repair_locked(store, settings, progress=progress)
+    finally:
+        store.close()
+
+
+def repair_locked(store, settings: Settings, quick: bool = False, progress: ProgressCallback | None = None) -> list[str]:
+    """Fix what `core.store_check` finds (the caller holds the write lock); what was done, one
+    line each. Chroma is re-embedded from the ledger's chunk texts with the store's own model."""
+    from core.keyword import KeywordIndex
+    from core.store_check import check, rebuild_chroma
+
+    from .chunk import embedding_text
+    from .embed import embedder_name, make_embedder
+
+    done: list[str] = []
+    problems = check(store, quick=quick)
+    chroma = [p for p in problems if p.part == "chroma"]
+    if chroma:
+        store.check_embedder(embedder_name(settings), record=False)
+        embedder = make_embedder(settings)
+        notify = progress or (lambda *_: None)
+        n = rebuild_chroma(
+            store, lambda chunks: embedder.embed([embedding_text(c) for c in chunks]),
+            reset=any(p.code in ("unreadable", "vectors_lost") for p in chroma),
+            progress=lambda d, t: notify("re-embedding passages into Chroma", d, t),
+        )
+        done.append(f"rebuilt Chroma from the ledger ({chroma[0].message}; {n} passages re-embedded)")
+    if chroma or any(p.part == "keyword" for p in problems):  # a Chroma rebuild moves the generation on
+        KeywordIndex.rebuild(store)
+        done.append("rebuilt the keyword index from the ledger")
+    return done
 
 
 def _process(
@@ -206,7 +279,8 @@ def _process(
     pool = None
     if n_workers > 1:
         _warm_imports()
-        pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"))
+        pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"), initializer=_die_with_parent,
+                                   initargs=(os.getpid(),))
     try:
         if pool:
             futures: dict[Future, tuple[SourceFile, str, bool]] = {

@@ -9,9 +9,13 @@ from core.store import Store
 
 
 def store_status(settings: Settings) -> dict[str, Any]:
-    """Documents, chunks and one row per source; incomplete documents listed apart."""
+    """Documents, chunks and one row per source; incomplete documents listed apart; what is
+    wrong with the store (`problems`) and the command that fixes it (`fix`)."""
+    from core.store_check import check, fix_command
+
     store = Store.open(settings)
     try:
+        problems = check(store)
         docs = store.documents(include_pending=True)
         complete = [d for d in docs if d.state == "complete"]
         return {
@@ -31,6 +35,8 @@ def store_status(settings: Settings) -> dict[str, Any]:
                 for d in complete
             ],
             "pending": [d.source for d in docs if d.state != "complete"],
+            "problems": [p.to_dict() for p in problems],
+            "fix": fix_command(store) if problems else None,
         }
     finally:
         store.close()

@@ -1,0 +1,142 @@
+"""Is the store whole? Compare what is derived (Chroma, the keyword index, file copies) with
+the ledger, and rebuild what can be rebuilt from it.
+
+The ledger holds every chunk's text, so Chroma can always be re-embedded from it and the
+keyword index rebuilt; only a lost ledger or a lost original file is beyond repair here.
+Damage is otherwise invisible: a deleted `chroma/` is silently recreated empty, and a lost
+HNSW segment still counts its ids but finds none of them, so answers would quietly fall
+back to keywords alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import StoreError
+from .keyword import KeywordIndex
+from .types import Chunk
+
+EmbedChunks = Callable[[Sequence[Chunk]], np.ndarray]
+
+PROBE = 10  # neighbours asked of Chroma to see that its vector index answers
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a store: `part` is chroma, keyword or files; `code` is stable."""
+
+    part: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def fix_command(store) -> str:
+    return f"lantern doctor --repair --store {store.root}"
+
+
+def _where(store) -> str:
+    return f"the Chroma server {store.settings.chroma}" if store.settings.chroma else f"Chroma at {store.root / 'chroma'}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _ledger_ids(store) -> set[str]:
+    rows = store.db.execute(
+        "SELECT c.id FROM chunks c JOIN documents d ON c.source=d.source WHERE d.state='complete'"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def check_chroma(store, quick: bool = False) -> list[Problem]:
+    """Chroma against the ledger. `quick` (before every question) compares counts and probes
+    the vector index; the full check compares the id sets."""
+    where = _where(store)
+    expected = store.count_chunks()
+    try:
+        collection = store.collection
+        count = collection.count()
+        missing = expected - count if quick else len(_ledger_ids(store) - set(collection.get(include=[])["ids"]))
+    except StoreError as exc:
+        return [Problem("chroma", "unreadable", str(exc).split(": run `")[0])]
+    except Exception as exc:  # Chroma raises many kinds for damaged files
+        return [Problem("chroma", "unreadable", f"{where} cannot be read ({_first_line(exc)})")]
+    if count:
+        lost = f"{where} holds {count} ids but its vector index (the HNSW segment) is missing or damaged"
+        try:
+            sample = collection.get(limit=1, include=["embeddings"])  # fails when the segment is gone
+            n = min(PROBE, count)
+            found = collection.query(query_embeddings=[list(sample["embeddings"][0])], n_results=n, include=[])
+        except Exception as exc:
+            return [Problem("chroma", "vectors_lost", f"{lost} ({_first_line(exc)})")]
+        if len(found["ids"][0]) < n:
+            return [Problem("chroma", "vectors_lost", f"{lost}: {len(found['ids'][0])} of {n} neighbours found")]
+    if missing > 0:
+        return [Problem("chroma", "missing", f"{missing} of {expected} passages in the ledger are missing from {where}: "
+                        "answers would rest on keywords alone")]
+    return []
+
+
+def check_keyword(store) -> list[Problem]:
+    folder = store.root / "keyword"
+    if not (folder / "lantern.json").exists():
+        return [Problem("keyword", "missing", f"the keyword index {folder} is missing (rebuilt in memory on every start)")]
+    try:
+        KeywordIndex.load_saved(store)
+    except Exception as exc:  # stale, truncated, unparsable: all rebuilt the same way
+        text = _first_line(exc)
+        code = "stale" if text.startswith("stale") else "damaged"
+        return [Problem("keyword", code, f"the keyword index {folder} is {'out of date' if code == 'stale' else 'damaged'} ({text})")]
+    return []
+
+
+def check_files(store) -> list[Problem]:
+    missing = [d.source for d in store.documents() if d.file_copy and not (store.root / "files" / d.file_copy).exists()]
+    if not missing:
+        return []
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return [Problem("files", "missing", f"{len(missing)} file copies are missing from {store.root / 'files'} ({shown}): "
+                    "cited PDFs cannot be opened until `lantern ingest` is run on the original files")]
+
+
+def check(store, quick: bool = False) -> list[Problem]:
+    """Every problem found, Chroma first (an empty list: the store is whole)."""
+    if quick:
+        return check_chroma(store, quick=True)
+    return check_chroma(store) + check_keyword(store) + check_files(store)
+
+
+def rebuild_chroma(store, embed: EmbedChunks, reset: bool, batch: int = 256,
+                   progress: Callable[[int, int], None] | None = None) -> int:
+    """Put every ledger chunk missing from Chroma back, re-embedded from its text (the caller
+    holds the write lock). `reset`: the collection is unreadable, start it afresh. Returns the
+    number of passages embedded. The generation moves on, so the keyword index must be rebuilt."""
+    if reset:
+        if store.settings.chroma:
+            collection = store.collection
+            ids = collection.get(include=[])["ids"]
+            for start in range(0, len(ids), 5000):
+                collection.delete(ids=ids[start : start + 5000])
+        else:
+            store.reopen_collection()
+            shutil.rmtree(store.root / "chroma", ignore_errors=True)
+    present = set(store.collection.get(include=[])["ids"])
+    todo = [c for c in store.chunks() if c.id not in present]
+    for start in range(0, len(todo), batch):
+        part = todo[start : start + batch]
+        store.add_vectors(part, embed(part))
+        if progress:
+            progress(start + len(part), len(todo))
+    # a new generation tells other processes' readers to drop their cached Chroma clients
+    store.set_meta("writer_pid", str(os.getpid()))
+    store.set_meta("generation", str(store.generation + 1))
+    return len(todo)
