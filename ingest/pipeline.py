@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,12 @@ def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None) 
 
 def _die_with_parent(parent: int) -> None:
     """Worker initializer: a worker must not outlive an ingest killed with SIGKILL (it would
-    go on parsing for nobody). Linux delivers SIGKILL on the parent's death (prctl
-    PR_SET_PDEATHSIG); elsewhere a thread polls the parent's pid."""
+    go on parsing for nobody). Linux delivers SIGKILL when the worker's own parent dies (prctl
+    PR_SET_PDEATHSIG): the ingest itself, or the fork server, which exits with the ingest.
+    A thread also polls the ingest's pid, which covers other systems and the race where the
+    ingest died before the prctl took effect."""
     import signal
+    import threading
 
     if sys.platform.startswith("linux"):
         import ctypes
@@ -126,17 +130,39 @@ def _die_with_parent(parent: int) -> None:
 
         with suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the prctl took effect
-            os._exit(1)
-        return
-    import threading
+
+    def alive() -> bool:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    if not alive():
+        os._exit(1)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while alive():
             time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="lantern-parent-watch").start()
+
+
+def _pool_context() -> BaseContext:
+    """How to start workers. Forking is fastest (workers inherit the imports) but safe only when
+    no other Python thread runs: a lock that a thread holds at fork time stays locked in the child
+    forever (seen when a process serving the UI or a web server ingests). Such a process uses a
+    fork server instead. (Idle native pools, such as BLAS threads, are fork-safe.)"""
+    import threading
+
+    if threading.active_count() == 1:
+        return get_context("fork")
+    context = get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def _warm_imports() -> None:
@@ -279,7 +305,7 @@ def _process(
     pool = None
     if n_workers > 1:
         _warm_imports()
-        pool = ProcessPoolExecutor(n_workers, mp_context=get_context("fork"), initializer=_die_with_parent,
+        pool = ProcessPoolExecutor(n_workers, mp_context=_pool_context(), initializer=_die_with_parent,
                                    initargs=(os.getpid(),))
     try:
         if pool:

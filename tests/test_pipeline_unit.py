@@ -6,6 +6,7 @@ in the integration tier."""
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from conftest import SAMPLE_CORPUS, settings_for
 from assistant.api import Lantern
 from core.settings import Settings
 from ingest.embed import HashEmbedder, make_embedder
-from ingest.pipeline import ingest
+from ingest.pipeline import _pool_context, ingest
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +69,20 @@ def test_reingest_skips_unchanged_files_and_picks_up_an_edit(hash_settings: Sett
     with Lantern.open(settings=settings) as lantern:
         hits = lantern.retrieve("helpline in Tigrinya")
         assert hits and "Tigrinya" in hits[0].chunk.text
+
+
+def test_workers_are_not_forked_beside_running_threads(hash_settings: Settings, tmp_path: Path) -> None:
+    """A process with live threads (the UI, a web server) ingests through a fork server: a fork
+    would copy locks those threads hold and leave workers waiting forever."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        assert _pool_context().get_start_method() == "forkserver"
+        corpus = tmp_path / "corpus"
+        shutil.copytree(SAMPLE_CORPUS, corpus)
+        report = ingest([corpus], hash_settings.with_overrides(store=tmp_path / "store"), workers=2)
+        assert report.added == 6 and not report.failed
+    finally:
+        stop.set()
+        thread.join()
