@@ -77,7 +77,7 @@ def question_for(phrase: str, topic: str = "") -> str | None:
         return f"What does {phrase_lc} involve?"
     if words[0].lower() == "the" and topic and len(words) <= 4:  # 'the purpose': of what?
         return f"What {verb} {phrase_lc} of {_lower_first(_clean(topic))}?"
-    if words[0][:1].isupper() and words[0] != words[0].upper() and not phrase_lc.islower() and verb == "is":
+    if phrase_lc[:1].isupper() and words[0] != words[0].upper() and verb == "is":
         phrase_lc = "the " + phrase_lc  # a Title Case name: 'What is the First-Responder Checklist?'
     return f"What {verb} {phrase_lc}?"
 
