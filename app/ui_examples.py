@@ -17,7 +17,7 @@ from core.errors import LanternError
 
 if TYPE_CHECKING:
     from assistant.api import Lantern
-    from core.types import DocumentRecord
+    from core.store import DocumentRecord
 
 MAX_EXAMPLES = 4
 MAX_TRIES = 14  # candidates asked at most (start-up time: ~0.1 s each offline)

@@ -174,9 +174,11 @@ def test_the_empty_store_says_what_to_run(tmp_path: Path, sample_store: Settings
 
     ui = LanternUI(sample_store.with_overrides(store=tmp_path / "empty"))
     try:
-        assert "lantern ingest PATH --store" in ui.banner()
+        assert "holds no documents yet" in ui.banner() and "Add documents" in ui.banner()
+        assert str(tmp_path) not in ui.banner(), "practitioners see no server paths"
+        assert ui.examples() == [], "an empty library offers no example questions"
         *_, (history, _, _) = ui.respond("What is forced labour?", [], None)
-        assert "lantern ingest PATH --store" in _text(history[-1])
+        assert "Add documents" in _text(history[-1]) and str(tmp_path) not in _text(history[-1])
     finally:
         ui.close()
 
