@@ -39,7 +39,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 UNODC = CORPUS / "pdf" / "unodc-human-trafficking-indicators.pdf"
-EXAMPLE_START = "How does a National Referral Mechanism work"
+OLD_EXAMPLES = (  # written for the sample files once; a library must now supply its own
+    "How does a National Referral Mechanism work, and who can make a referral?",
+    "What are the steps of human rights due diligence in supply chains?",
+)
 
 QUESTIONS = [
     "How does a National Referral Mechanism work?",
@@ -150,7 +153,11 @@ def test_follow_up_uses_the_conversation(app: SimpleNamespace) -> None:
     follow = list(ui.respond("And for children?", history, session))
     history, session, _ = follow[-1]
     assert len(history) == 4 and len(session.turns) == 2
-    assert session.turns[-1][1].standalone_question, "the follow-up should be made standalone"
+    standalone = session.turns[-1][1].standalone_question
+    assert standalone, "the follow-up should be made standalone"
+    assert f"Searched for: <em>{standalone}" in _text(history[-1]), "the answer shows what was searched"
+    assert "Searched for" not in _text(history[1]), "a question that stands alone needs no such line"
+    assert f"(Searched for: {standalone})" in session.copy_text
 
 
 def test_feedback_is_appended_with_the_answer(app: SimpleNamespace) -> None:
@@ -190,6 +197,79 @@ def test_only_ask_upload_and_remove_are_api_endpoints(app: SimpleNamespace, clie
     assert not api["unnamed_endpoints"]
     css = httpx.get(app.url + "config").json()["css"]
     assert ".lantern-passage" in css and ".lantern-cite" in css, "the stylesheet app/ui.css should be served"
+
+
+# --- example questions, citation links, copying ---------------------------------------------------
+
+def test_example_questions_come_from_the_library_and_are_answered(app: SimpleNamespace, client) -> None:
+    examples = app.ui.examples()
+    assert 2 <= len(examples) <= 4, examples
+    assert not set(examples) & set(OLD_EXAMPLES)
+    chat = next(c for c in httpx.get(app.url + "config").json()["components"]
+                if c.get("props", {}).get("elem_id") == "lantern-chat")
+    assert [e["text"] for e in chat["props"]["examples"]] == examples, "the examples shown are the checked ones"
+    titles = " ".join(d.title.lower() for d in app.ui.lantern.store.documents())
+    for question in examples:
+        topic = re.sub(r"^(what|who) (is|are|does) (the )?|\?$| involve\?$", "", question.lower())
+        assert any(w in titles for w in topic.split() if len(w) > 4), (question, "not from this library")
+        _, history = _ask(client, question)
+        answer = _last_answer(history)
+        assert "No answer in these documents" not in answer and "[1]" in answer, (question, answer[:300])
+
+
+def _cite_links(answer: str) -> list[dict[str, str]]:
+    return [dict(re.findall(r'(\w+)="([^"]*)"', m)) for m in re.findall(r'<a (class="lantern-cite"[^>]*)>', answer)]
+
+
+def test_citation_markers_open_the_quote(app: SimpleNamespace, client) -> None:
+    import html as html_lib
+
+    _, history = _ask(client, "What are the five stages of a National Referral Mechanism?",
+                      document="referral-mechanisms.md")
+    links = _cite_links(_last_answer(history))
+    assert links, "each [n] should be a link"
+    link = links[0]
+    title = html_lib.unescape(link["title"])
+    assert "National Referral Mechanisms: A Practitioner Brief" in title and title.startswith("“"), title
+    quote = title[1:title.index("” — ")]
+    href = html_lib.unescape(link["href"])
+    assert href.startswith("/lantern/view/referral-mechanisms.md?") and href.endswith("#quote"), href
+    page = httpx.get(app.url + href.lstrip("/").split("#")[0])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    marked = re.search(r'<mark id="quote">(.*?)</mark>', page.text, re.S)
+    assert marked, "the quoted passage should be highlighted"
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page.text[marked.start():]).split())
+    assert shown.startswith(" ".join(quote.split())[:60]), (shown[:120], quote)
+    assert "<meta http-equiv" not in page.text and "## " not in page.text
+
+    _, history = _ask(client, "What should companies map in their supply chains to find forced labour?",
+                      document="supply-chain-due-diligence.pdf")
+    pdf = _cite_links(_last_answer(history))[0]
+    assert re.match(r"/lantern/file/supply-chain-due-diligence\.pdf#page=\d+$", pdf["href"]), pdf
+    assert ", p. " in html_lib.unescape(pdf["title"])
+    assert httpx.get(app.url + "lantern/view/no-such-document.md").status_code == 404
+
+
+def test_text_view_escapes_the_document() -> None:
+    from app.ui_view import document_view_html
+
+    body = document_view_html("A <b>title</b>", [(None, "# Heading\n\n<script>alert(1)</script> Debt bondage\n\n"
+                                                        "A debt ties the worker to the job.")],
+                              quote="Debt bondage A debt ties the worker")
+    assert "<script>" not in body and "&lt;script&gt;" in body and "&lt;b&gt;title" in body
+    assert '<mark id="quote">Debt bondage</mark></p><p><mark>A debt ties the worker</mark>' in body
+
+
+def test_copy_gives_plain_text_with_numbered_sources(client) -> None:
+    job = client.submit(message="What should companies map in their supply chains to find forced labour?",
+                        history=[], document="supply-chain-due-diligence.pdf", api_name="/ask")
+    final = job.result(timeout=120)
+    copied = final[-1]
+    assert isinstance(copied, str) and "<" not in copied and "lantern-" not in copied, copied[:300]
+    body, _, sources = copied.partition("\n\nSources:\n")
+    assert "[1]" in body and sources.startswith("[1] Supply-Chain Due Diligence against Forced Labour"), copied
+    assert re.search(r"p\. \d+\. /lantern/file/supply-chain-due-diligence\.pdf#page=\d+", sources), sources
+    assert "“" in sources, "each source lists its quote"
 
 
 # --- the cited-file route -----------------------------------------------------------------------
