@@ -358,35 +358,57 @@ def test_oversized_upload_is_rejected(app: SimpleNamespace, tmp_path: Path) -> N
 
 # --- a real browser ----------------------------------------------------------------------------
 
-@pytest.mark.browser
-def test_browser_asks_and_shows_sources(app: SimpleNamespace) -> None:
+def _browser(p: Any):
     if not CHROMIUM.exists():
         unavailable("Debian's chromium is not installed at /usr/bin/chromium (make browser)")
+    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@pytest.mark.browser
+def test_browser_asks_and_shows_sources(app: SimpleNamespace) -> None:
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(exist_ok=True)
     outside: list[str] = []
+    question = "What are the three elements of the trafficking definition?"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = _browser(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            context = browser.new_context(viewport={"width": 1280, "height": 1200})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
+            page = context.new_page()
             page.on("request", lambda r: outside.append(r.url)
                     if not r.url.startswith((app.url.rstrip("/"), "data:", "blob:")) else None)
             page.goto(app.url)
-            box = page.locator("#lantern-question textarea")
+            box = page.get_by_label("Your question")  # the question box has an accessible name
             box.wait_for(timeout=30_000)
-            assert page.get_by_text(EXAMPLE_START).count() >= 1, "example questions should show on first load"
+            first_example = app.ui.examples()[0]
+            assert page.get_by_text(first_example).count() >= 1, "the library's example questions show"
+            assert page.get_by_text(OLD_EXAMPLES[0]).count() == 0
+            assert page.get_by_text("Use via API").count() == 0, "no developer footer"
+            assert str(app.settings.store) not in page.content(), "no server path of the store"
+            assert page.get_by_text("llm_base_url").count() == 0
             box.click()
-            box.fill("What are the three elements of the trafficking definition?")
+            box.fill(question)
             box.press("Enter")
             page.wait_for_selector(".lantern-source mark", timeout=60_000)
+            page.wait_for_selector("#lantern-copy-text textarea", state="attached")
             source = page.locator(".lantern-source").first
             assert "The Trafficking Definition" in source.inner_text()
-            assert page.locator(".lantern-cite").count() >= 2
+            marker = page.locator("a.lantern-cite").first
+            tooltip = marker.get_attribute("title") or ""
+            assert tooltip.startswith("“") and "The Trafficking Definition" in tooltip, tooltip
+            assert "#quote" in (marker.get_attribute("href") or "")
             link = page.locator(".lantern-source a").first
-            assert (link.get_attribute("href") or "").startswith("/lantern/file/")
+            assert (link.get_attribute("href") or "").startswith("/lantern/")
             page.wait_for_timeout(300)
             page.screenshot(path=str(OUTPUT / "ui-answer.png"))
+
+            page.get_by_role("button", name="Copy answer").click()
+            page.wait_for_timeout(300)
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied.startswith("The ") and "\n\nSources:\n[1] The Trafficking Definition" in copied, copied
+            assert "<" not in copied and app.url.rstrip("/") + "/lantern/view/" in copied
 
             page.get_by_role("button", name="Like").last.click()  # feedback: rating, then a comment
             comment = page.get_by_label("Comment on this answer (optional)")
@@ -394,16 +416,61 @@ def test_browser_asks_and_shows_sources(app: SimpleNamespace) -> None:
             comment.fill("Clear, and the quotes check out.")
             comment.press("Enter")
             page.get_by_text("Comment saved").wait_for(timeout=10_000)
-            page.set_viewport_size({"width": 390, "height": 844})  # a phone
-            page.wait_for_timeout(300)
-            assert page.locator("#lantern-question textarea").is_visible()
-            page.screenshot(path=str(OUTPUT / "ui-answer-phone.png"))
+
+            page.wait_for_timeout(500)  # the conversation is saved in the browser: a reload keeps it
+            page.reload()
+            page.get_by_label("Your question").wait_for(timeout=30_000)
+            page.wait_for_selector(".lantern-source mark", timeout=20_000)
+            assert page.locator("#lantern-chat").get_by_text(question).count() >= 1, "the question survives a reload"
+            page.get_by_label("Your question").fill("And for children?")
+            page.get_by_label("Your question").press("Enter")
+            page.get_by_text("Searched for:").wait_for(timeout=60_000)  # the follow-up still has its context
+
+            page.get_by_role("tab", name="Add documents").click()
+            page.get_by_label("Document to remove").click()
+            page.get_by_role("option").first.click()
+            page.once("dialog", lambda d: d.dismiss())
+            page.get_by_role("button", name="Remove").click()
+            page.get_by_text("Nothing removed.").wait_for(timeout=10_000)
+            assert page.get_by_text("choose a document first").count() == 0
         finally:
             browser.close()
     assert not outside, f"the page fetched from outside the app: {outside[:5]}"
-    last = json.loads((Path(app.settings.store) / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    records = [json.loads(line) for line in
+               (Path(app.settings.store) / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
+    last = [r for r in records if r["comment"]][-1]
     assert last["rating"] == "up" and last["comment"] == "Clear, and the quotes check out."
-    assert last["question"] == "What are the three elements of the trafficking definition?" and last["citations"]
+    assert last["question"] == question and last["citations"]
+    assert len(app.ui.lantern.store.documents()) >= 6, "a cancelled removal removes nothing"
+
+
+@pytest.mark.browser
+def test_phone_shows_the_start_of_the_answer(app: SimpleNamespace) -> None:
+    from playwright.sync_api import sync_playwright
+
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page.goto(app.url)
+            box = page.get_by_label("Your question")
+            box.wait_for(timeout=30_000)
+            box.fill("What are the ILO indicators of forced labour?")
+            box.press("Enter")
+            page.wait_for_selector(".lantern-source mark", timeout=60_000)
+            page.wait_for_timeout(800)  # the answer is scrolled into view after it is complete
+            answer = page.locator("#lantern-chat .bot-row").last
+            first_line = answer.get_by_text(re.compile(r"^\s*\S")).first
+            top = answer.evaluate("el => el.getBoundingClientRect().top")
+            chat_top = page.locator("#lantern-chat .bubble-wrap").first.evaluate(
+                "el => el.getBoundingClientRect().top")
+            assert 0 <= top < 844 - 40 and top >= chat_top - 2, (top, chat_top)
+            assert first_line.is_visible()
+            assert page.get_by_label("Your question").is_visible() or page.evaluate("window.scrollY") > 0
+            page.screenshot(path=str(OUTPUT / "ui-answer-phone.png"))
+        finally:
+            browser.close()
 
 
 # --- several users at once -----------------------------------------------------------------------
