@@ -7,16 +7,22 @@
 
 What it offers:
 
-* **Ask** — a chat with streamed answers; every sentence carries [n] markers, and beneath
-  each answer its sources: title, publisher, year, page (and printed page label), the
-  quoted passage highlighted in its chunk, and a link that opens the PDF at that page
+* **Ask** — a chat with streamed answers; every sentence carries [n] markers, each a link whose
+  tooltip shows the quote, title and page: it opens a PDF at the cited page
   (`/lantern/file/<source>#page=N`, served from the store's own copy; only ingested files,
-  anything else is a 404). Citations the checker removed are listed as a short note, and
-  an abstention is shown as such, with the nearest sources. Filters (publisher, years,
-  language, document), the number of sources, and the answer mode (offline extractive, or
-  the LLM endpoint when one is configured) sit beside the chat. Enter sends; 👍/👎 and an
-  optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the last line
-  of an `answer_id` is the latest word on that answer).
+  anything else is a 404) and any other source as a readable page scrolled to the quote,
+  highlighted (`/lantern/view/<source>?q=<quote>#quote`). Beneath each answer its sources:
+  title, publisher, year, page (and printed page label), the quoted passage highlighted in its
+  chunk. A follow-up shows the question actually searched ("Searched for: …"). Citations the
+  checker removed are listed as a short note, and an abstention is shown as such, with the
+  nearest sources. The example questions come from the library itself (titles and headings
+  made into questions, kept only when the library answers them). "Copy answer" copies the
+  last answer as plain text with its numbered sources and links. The conversation is kept in
+  the browser (localStorage, encrypted by the server), so a reload shows it again. Filters
+  (publisher, years, language, document), the number of sources, and the answer mode (offline
+  extractive, or the LLM endpoint when one is configured) sit beside the chat. Enter sends;
+  👍/👎 and an optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the
+  last line of an `answer_id` is the latest word on that answer).
 * **Add documents** — upload PDF, Markdown, text or HTML files (up to `max_upload_mb`
   each); they are copied to `<store>/uploads/` and ingested with a progress bar; the table
   lists what the store holds, and a document can be removed.
@@ -24,7 +30,8 @@ What it offers:
 This module only wires Gradio: the layout and thin event handlers. What they do lives in
 `app.ui_logic` (one `LanternUI` shared by every session: asking, feedback, uploads), the
 HTML in `app.ui_render`, and the styles in `app/ui.css`. Nothing is fetched from the
-internet: Gradio's analytics are off and its default theme's fonts are bundled.
+internet: Gradio's analytics are off and its default theme's fonts are bundled. Gradio's
+"Use via API" and settings links show only with `LANTERN_UI_DEBUG=1`.
 
 Gradio is imported only inside `build_app` (it takes ~2 s), after `offline_environment()`
 has switched the telemetry off. There is no `from __future__ import annotations` here on
