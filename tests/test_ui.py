@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import threading
 import time
@@ -22,7 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CORPUS, SAMPLE_CORPUS, unavailable
+from conftest import CORPUS, SAMPLE_CORPUS
+from support.ui_app import OLD_EXAMPLES, launched_app
+from support.ui_app import last_answer as _last_answer
+from support.ui_app import text as _text
 
 from core.settings import Settings
 
@@ -33,16 +35,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 pytestmark = pytest.mark.integration  # a Gradio app, served and driven by a client and Chromium
 
 OUTPUT = Path(__file__).resolve().parent / "output"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 UNODC = CORPUS / "pdf" / "unodc-human-trafficking-indicators.pdf"
-OLD_EXAMPLES = (  # written for the sample files once; a library must now supply its own
-    "How does a National Referral Mechanism work, and who can make a referral?",
-    "What are the steps of human rights due diligence in supply chains?",
-)
 
 QUESTIONS = [
     "How does a National Referral Mechanism work?",
@@ -60,40 +53,10 @@ QUESTIONS = [
 
 # --- helpers ------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _text(message: dict[str, Any]) -> str:
-    """The text of one chat message as gradio_client returns it (a string or a list of parts)."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
-
-
-def _last_answer(history: list[dict[str, Any]]) -> str:
-    return _text(history[-1]) if history and history[-1].get("role") == "assistant" else ""
-
-
 @pytest.fixture(scope="module")
 def app(sample_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """The UI launched on a free port over a private copy of the sample store."""
-    from app.ui import launch
-
-    root = tmp_path_factory.mktemp("ui")
-    shutil.copytree(sample_store.store, root / "store")
-    settings = sample_store.with_overrides(store=root / "store")
-    port = _free_port()
-    demo = launch(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}/", settings=settings, demo=demo, root=root,
-                              ui=demo.lantern_ui)
-    finally:
-        demo.close()
-        demo.lantern_ui.close()
+    yield from launched_app(sample_store, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -357,121 +320,6 @@ def test_oversized_upload_is_rejected(app: SimpleNamespace, tmp_path: Path) -> N
 
 
 # --- a real browser ----------------------------------------------------------------------------
-
-def _browser(p: Any):
-    if not CHROMIUM.exists():
-        unavailable("Debian's chromium is not installed at /usr/bin/chromium (make browser)")
-    return p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-
-
-@pytest.mark.browser
-def test_browser_asks_and_shows_sources(app: SimpleNamespace) -> None:
-    from playwright.sync_api import sync_playwright
-
-    OUTPUT.mkdir(exist_ok=True)
-    outside: list[str] = []
-    question = "What are the three elements of the trafficking definition?"
-    with sync_playwright() as p:
-        browser = _browser(p)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1200})
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url.rstrip("/"))
-            page = context.new_page()
-            page.on("request", lambda r: outside.append(r.url)
-                    if not r.url.startswith((app.url.rstrip("/"), "data:", "blob:")) else None)
-            page.goto(app.url)
-            box = page.get_by_label("Your question")  # the question box has an accessible name
-            box.wait_for(timeout=30_000)
-            first_example = app.ui.examples()[0]
-            assert page.get_by_text(first_example).count() >= 1, "the library's example questions show"
-            assert page.get_by_text(OLD_EXAMPLES[0]).count() == 0
-            assert page.get_by_text("Use via API").count() == 0, "no developer footer"
-            assert str(app.settings.store) not in page.content(), "no server path of the store"
-            assert page.get_by_text("llm_base_url").count() == 0
-            box.click()
-            box.fill(question)
-            box.press("Enter")
-            page.wait_for_selector(".lantern-source mark", timeout=60_000)
-            page.wait_for_selector("#lantern-copy-text textarea", state="attached")
-            source = page.locator(".lantern-source").first
-            assert "The Trafficking Definition" in source.inner_text()
-            marker = page.locator("a.lantern-cite").first
-            tooltip = marker.get_attribute("title") or ""
-            assert tooltip.startswith("“") and "The Trafficking Definition" in tooltip, tooltip
-            assert "#quote" in (marker.get_attribute("href") or "")
-            link = page.locator(".lantern-source a").first
-            assert (link.get_attribute("href") or "").startswith("/lantern/")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(OUTPUT / "ui-answer.png"))
-
-            page.get_by_role("button", name="Copy answer").click()
-            page.wait_for_timeout(300)
-            copied = page.evaluate("navigator.clipboard.readText()")
-            assert copied.startswith("The ") and "\n\nSources:\n[1] The Trafficking Definition" in copied, copied
-            assert "<" not in copied and app.url.rstrip("/") + "/lantern/view/" in copied
-
-            page.get_by_role("button", name="Like").last.click()  # feedback: rating, then a comment
-            comment = page.get_by_label("Comment on this answer (optional)")
-            comment.wait_for(timeout=10_000)
-            comment.fill("Clear, and the quotes check out.")
-            comment.press("Enter")
-            page.get_by_text("Comment saved").wait_for(timeout=10_000)
-
-            page.wait_for_timeout(500)  # the conversation is saved in the browser: a reload keeps it
-            page.reload()
-            page.get_by_label("Your question").wait_for(timeout=30_000)
-            page.wait_for_selector(".lantern-source mark", timeout=20_000)
-            assert page.locator("#lantern-chat").get_by_text(question).count() >= 1, "the question survives a reload"
-            page.get_by_label("Your question").fill("And for children?")
-            page.get_by_label("Your question").press("Enter")
-            page.get_by_text("Searched for:").wait_for(timeout=60_000)  # the follow-up still has its context
-
-            page.get_by_role("tab", name="Add documents").click()
-            page.get_by_label("Document to remove").click()
-            page.get_by_role("option").first.click()
-            page.once("dialog", lambda d: d.dismiss())
-            page.get_by_role("button", name="Remove").click()
-            page.get_by_text("Nothing removed.").wait_for(timeout=10_000)
-            assert page.get_by_text("choose a document first").count() == 0
-        finally:
-            browser.close()
-    assert not outside, f"the page fetched from outside the app: {outside[:5]}"
-    records = [json.loads(line) for line in
-               (Path(app.settings.store) / "feedback.jsonl").read_text(encoding="utf-8").splitlines()]
-    last = [r for r in records if r["comment"]][-1]
-    assert last["rating"] == "up" and last["comment"] == "Clear, and the quotes check out."
-    assert last["question"] == question and last["citations"]
-    assert len(app.ui.lantern.store.documents()) >= 6, "a cancelled removal removes nothing"
-
-
-@pytest.mark.browser
-def test_phone_shows_the_start_of_the_answer(app: SimpleNamespace) -> None:
-    from playwright.sync_api import sync_playwright
-
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = _browser(p)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-            page.goto(app.url)
-            box = page.get_by_label("Your question")
-            box.wait_for(timeout=30_000)
-            box.fill("What are the ILO indicators of forced labour?")
-            box.press("Enter")
-            page.wait_for_selector(".lantern-source mark", timeout=60_000)
-            page.wait_for_timeout(800)  # the answer is scrolled into view after it is complete
-            answer = page.locator("#lantern-chat .bot-row").last
-            first_line = answer.get_by_text(re.compile(r"^\s*\S")).first
-            top = answer.evaluate("el => el.getBoundingClientRect().top")
-            chat_top = page.locator("#lantern-chat .bubble-wrap").first.evaluate(
-                "el => el.getBoundingClientRect().top")
-            assert 0 <= top < 844 - 40 and top >= chat_top - 2, (top, chat_top)
-            assert first_line.is_visible()
-            assert page.get_by_label("Your question").is_visible() or page.evaluate("window.scrollY") > 0
-            page.screenshot(path=str(OUTPUT / "ui-answer-phone.png"))
-        finally:
-            browser.close()
-
 
 # --- several users at once -----------------------------------------------------------------------
 
