@@ -7,16 +7,22 @@
 
 What it offers:
 
-* **Ask** — a chat with streamed answers; every sentence carries [n] markers, and beneath
-  each answer its sources: title, publisher, year, page (and printed page label), the
-  quoted passage highlighted in its chunk, and a link that opens the PDF at that page
+* **Ask** — a chat with streamed answers; every sentence carries [n] markers, each a link whose
+  tooltip shows the quote, title and page: it opens a PDF at the cited page
   (`/lantern/file/<source>#page=N`, served from the store's own copy; only ingested files,
-  anything else is a 404). Citations the checker removed are listed as a short note, and
-  an abstention is shown as such, with the nearest sources. Filters (publisher, years,
-  language, document), the number of sources, and the answer mode (offline extractive, or
-  the LLM endpoint when one is configured) sit beside the chat. Enter sends; 👍/👎 and an
-  optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the last line
-  of an `answer_id` is the latest word on that answer).
+  anything else is a 404) and any other source as a readable page scrolled to the quote,
+  highlighted (`/lantern/view/<source>?q=<quote>#quote`). Beneath each answer its sources:
+  title, publisher, year, page (and printed page label), the quoted passage highlighted in its
+  chunk. A follow-up shows the question actually searched ("Searched for: …"). Citations the
+  checker removed are listed as a short note, and an abstention is shown as such, with the
+  nearest sources. The example questions come from the library itself (titles and headings
+  made into questions, kept only when the library answers them). "Copy answer" copies the
+  last answer as plain text with its numbered sources and links. The conversation is kept in
+  the browser (localStorage, encrypted by the server), so a reload shows it again. Filters
+  (publisher, years, language, document), the number of sources, and the answer mode (offline
+  extractive, or the LLM endpoint when one is configured) sit beside the chat. Enter sends;
+  👍/👎 and an optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the
+  last line of an `answer_id` is the latest word on that answer).
 * **Add documents** — upload PDF, Markdown, text or HTML files (up to `max_upload_mb`
   each); they are copied to `<store>/uploads/` and ingested with a progress bar; the table
   lists what the store holds, and a document can be removed.
@@ -24,7 +30,8 @@ What it offers:
 This module only wires Gradio: the layout and thin event handlers. What they do lives in
 `app.ui_logic` (one `LanternUI` shared by every session: asking, feedback, uploads), the
 HTML in `app.ui_render`, and the styles in `app/ui.css`. Nothing is fetched from the
-internet: Gradio's analytics are off and its default theme's fonts are bundled.
+internet: Gradio's analytics are off and its default theme's fonts are bundled. Gradio's
+"Use via API" and settings links show only with `LANTERN_UI_DEBUG=1`.
 
 Gradio is imported only inside `build_app` (it takes ~2 s), after `offline_environment()`
 has switched the telemetry off. There is no `from __future__ import annotations` here on
@@ -34,6 +41,7 @@ is not; evaluated when each handler is defined inside `build_app`, they are real
 """
 
 import json
+import os
 from collections.abc import Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -48,12 +56,26 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 8  # answers are ~0.1 s of CPU each offline; an LLM call mostly waits
 ANY = ""  # the "no filter" value of the filter dropdowns
 
-EXAMPLES = [
-    "How does a National Referral Mechanism work, and who can make a referral?",
-    "What are the ILO indicators of forced labour?",
-    "What are the three elements of the trafficking definition, and do they all apply to children?",
-    "What are the steps of human rights due diligence in supply chains?",
-]
+DEBUG_ENV = "LANTERN_UI_DEBUG"  # "1": show Gradio's "Use via API" and settings links in the footer
+CONVERSATION_KEY = "lantern-conversation"  # the browser's localStorage key for the chat
+
+# "Copy answer": the last answer's plain text, with the app's own links made absolute
+COPY_JS = r"""(text) => {
+  const plain = (text || '').replace(/(^|\s)\/lantern\//g, '$1' + location.origin + '/lantern/');
+  if (plain) { navigator.clipboard.writeText(plain).catch(() => {}); }
+  return plain;
+}"""
+# after an answer: if its first line scrolled out of view (long answers, phones), bring it back
+SCROLL_JS = """() => { setTimeout(() => {
+  const bots = document.querySelectorAll('#lantern-chat .message-row.bot-row, #lantern-chat .bot-row');
+  const last = bots[bots.length - 1];
+  if (!last) return;
+  const box = last.closest('.bubble-wrap') || last.parentElement;
+  const top = last.getBoundingClientRect().top, boxTop = box.getBoundingClientRect().top;
+  if (top < boxTop) { box.scrollTop += top - boxTop - 8; }
+  const now = last.getBoundingClientRect().top;
+  if (now < 0 || now > window.innerHeight - 60) { window.scrollBy(0, now - 8); }
+}, 250); }"""
 
 # Gradio scopes `css` under its content root, which sits inside the padded page wrapper, and
 # only the top-level rules also go in unscoped: the phone-width page margin goes in `head`.
@@ -97,10 +119,10 @@ def build_app(settings: Settings) -> "gr.Blocks":
                 with gr.Column(scale=3, min_width=320):
                     chatbot = gr.Chatbot(
                         label="Lantern", show_label=False, height="68vh", min_height=360,
-                        examples=[{"text": q} for q in EXAMPLES],
+                        examples=[{"text": q} for q in ui.examples()] or None,
                         placeholder="**Ask about anti-trafficking policy and practice.** Answers quote the "
-                                    "documents in this store, with page references you can open.",
-                        buttons=["copy"], sanitize_html=True, autoscroll=True,
+                                    "documents in this library, with page references you can open.",
+                        buttons=[], sanitize_html=True, autoscroll=True, elem_id="lantern-chat",
                     )
                     with gr.Row(visible=False) as comment_row:
                         comment = gr.Textbox(label="Comment on this answer (optional)", lines=1, scale=4,
@@ -109,11 +131,16 @@ def build_app(settings: Settings) -> "gr.Blocks":
                     feedback_note = gr.Markdown("")
                     with gr.Row():
                         msg = gr.Textbox(
-                            show_label=False, placeholder="Ask a question and press Enter", lines=1, max_lines=6,
+                            label="Your question", show_label=False, placeholder="Ask a question and press Enter",
+                            lines=1, max_lines=6,
                             autofocus=True, scale=5, container=False, elem_id="lantern-question",
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
-                    new_chat = gr.Button("New conversation", size="sm")
+                    with gr.Row():
+                        copy = gr.Button("Copy answer", size="sm", elem_id="lantern-copy")
+                        new_chat = gr.Button("New conversation", size="sm")
+                    copy_text = gr.Textbox(visible="hidden", elem_id="lantern-copy-text", label="Answer as text")
+                    saved = gr.BrowserState(None, storage_key=CONVERSATION_KEY)
                 with gr.Column(scale=1, min_width=260):
                     gr.Markdown("### Search settings")
                     publisher = gr.Dropdown(first["publisher"], value=ANY, label="Publisher", allow_custom_value=True)
@@ -130,24 +157,24 @@ def build_app(settings: Settings) -> "gr.Blocks":
             with gr.Tab("Add documents"):
                 gr.Markdown(
                     f"Upload **PDF, Markdown, text or HTML** files (up to {settings.max_upload_mb} MB each). "
-                    f"They are copied into the store (`{settings.store}`) and indexed; questions keep "
-                    "working meanwhile."
+                    "They are added to the library and indexed; questions keep working meanwhile."
                 )
                 files = gr.File(label="Files to add (.pdf .md .txt .html)", file_count="multiple", type="filepath")
                 add = gr.Button("Add to the store", variant="primary")
                 add_result = gr.Markdown("")
                 table = gr.Dataframe(
                     ui.documents_rows(), headers=["Title", "Source", "Publisher", "Year", "Pages", "Chunks", "Ingested"],
-                    label="In this store", interactive=False, wrap=True, max_height=420,
+                    label="In this library", interactive=False, wrap=True, max_height=420,
                     column_widths=["28%", "22%", "16%", "7%", "7%", "7%", "13%"],
                 )
                 with gr.Row():
                     to_remove = gr.Dropdown(first["remove"], value=None, label="Document to remove", scale=4)
                     remove = gr.Button("Remove", variant="stop", scale=1, min_width=100)
+                    confirmed = gr.Checkbox(True, visible=False, label="Confirmed")
                 remove_result = gr.Markdown("")
 
         controls = [publisher, year_from, year_to, language, document, top_k, mode]
-        catalog_outputs = [banner, publisher, year_from, year_to, language, document, to_remove, table]
+        catalog_outputs = [banner, publisher, year_from, year_to, language, document, to_remove, table, chatbot]
 
         def refresh() -> tuple[Any, ...]:
             c = choices_of(ui.catalog())
@@ -155,34 +182,50 @@ def build_app(settings: Settings) -> "gr.Blocks":
                 ui.banner(), gr.Dropdown(choices=c["publisher"]), gr.Dropdown(choices=c["year_from"]),
                 gr.Dropdown(choices=c["year_to"]), gr.Dropdown(choices=c["language"]),
                 gr.Dropdown(choices=c["document"]), gr.Dropdown(choices=c["remove"], value=None),
-                ui.documents_rows(),
+                ui.documents_rows(), gr.Chatbot(examples=[{"text": q} for q in ui.examples()] or None),
             )
 
         def ask(
             message: str, history: list, state: Session | None, publisher: str | None, year_from: str | None,
             year_to: str | None, language: str | None, document: str | None, top_k: float, mode: str | None,
         ) -> Iterator[tuple]:
-            yield from ui.respond(message, history, state, publisher, year_from, year_to, language, document,
-                                  top_k, mode)
+            for chat, current, cleared in ui.respond(message, history, state, publisher, year_from, year_to,
+                                                     language, document, top_k, mode):
+                yield chat, current, cleared, current.copy_text
+
+        def save(history: list, state: Session | None) -> dict[str, Any] | None:
+            return state.saved(history) if state is not None else None
+
+        def restore(stored: dict[str, Any] | None) -> tuple[list, Session | None, str]:
+            history, state = Session.restore(stored, settings.chat_memory_turns)
+            return history, state, state.copy_text if state else ""
 
         # only /ask, /upload and /remove are public endpoints; every other event is private
-        ask_inputs, ask_outputs = [msg, chatbot, session, *controls], [chatbot, session, msg]
-        msg.submit(ask, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden")
-        send.click(ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden")
+        ask_inputs, ask_outputs = [msg, chatbot, session, *controls], [chatbot, session, msg, copy_text]
+
+        def after_answer(event: Any) -> None:
+            """Keep the conversation in the browser, and bring the answer's first line into view."""
+            event.then(save, [chatbot, session], saved, api_visibility="private").then(
+                None, None, None, js=SCROLL_JS, api_visibility="private")
+
+        after_answer(msg.submit(ask, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden"))
+        after_answer(send.click(ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"))
+        copy.click(None, [copy_text], [copy_text], js=COPY_JS, api_visibility="private")
 
         def pick_example(evt: gr.SelectData) -> str:
             value = evt.value
             return value.get("text", "") if isinstance(value, dict) else str(value)
 
-        chatbot.example_select(pick_example, None, msg, api_visibility="private").then(
-            ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"
-        )
+        after_answer(chatbot.example_select(pick_example, None, msg, api_visibility="private").then(
+            ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"))
 
-        def new_conversation() -> tuple[list, None, str, Any, str]:
-            return [], None, "", gr.Row(visible=False), ""
+        def new_conversation() -> tuple[list, None, str, Any, str, str, None]:
+            return [], None, "", gr.Row(visible=False), "", "", None
 
-        new_chat.click(new_conversation, None, [chatbot, session, msg, comment_row, feedback_note], api_visibility="private")
-        chatbot.clear(lambda: None, None, session, api_visibility="private")  # the chat's own clear button
+        new_chat.click(new_conversation, None, [chatbot, session, msg, comment_row, feedback_note, copy_text, saved],
+                       api_visibility="private")
+        chatbot.clear(lambda: (None, "", None), None, [session, copy_text, saved],  # the chat's own clear button
+                      api_visibility="private")
 
         def on_like(state: Session | None, evt: gr.LikeData) -> tuple[Session | None, Any, str]:
             index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -220,12 +263,14 @@ def build_app(settings: Settings) -> "gr.Blocks":
         add.click(upload, [files], [add_result, files, *catalog_outputs], api_name="upload",
                   concurrency_limit=1, concurrency_id="store-write", show_progress_on=[files])
 
-        def remove_doc(source: str | None) -> tuple[Any, ...]:
+        def remove_doc(source: str | None, confirmed: bool = True) -> tuple[Any, ...]:
+            if source and not confirmed:
+                return ("Nothing removed.", *(gr.skip() for _ in catalog_outputs))
             return (ui.remove_document(source), *refresh())
 
-        remove.click(remove_doc, [to_remove], [remove_result, *catalog_outputs], api_name="remove",
+        remove.click(remove_doc, [to_remove, confirmed], [remove_result, *catalog_outputs], api_name="remove",
                      concurrency_limit=1, concurrency_id="store-write", show_progress_on=[to_remove],
-                     js="(s) => (s && !confirm('Remove ' + s + ' from the store?')) ? null : s")
+                     js="(s, c) => [s, !s || confirm('Remove ' + s + ' from the library?')]")
 
         def pick_row(evt: gr.SelectData) -> Any:
             row = getattr(evt, "row_value", None)
@@ -233,6 +278,7 @@ def build_app(settings: Settings) -> "gr.Blocks":
 
         table.select(pick_row, None, to_remove, api_visibility="private")
         demo.load(refresh, None, catalog_outputs, api_visibility="private", show_progress="hidden")
+        demo.load(restore, [saved], [chatbot, session, copy_text], api_visibility="private", show_progress="hidden")
 
     demo.lantern_ui = ui  # type: ignore[attr-defined]
     return demo
@@ -252,7 +298,8 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, **kw: 
     app_kwargs["routes"] = [*(app_kwargs.get("routes") or []), *ui.routes()]
     kw.setdefault("max_file_size", settings.max_upload_mb * 2 * 1024 * 1024)  # our check names the file below 2×
     kw.setdefault("ssr_mode", False)  # no Node server
-    kw.setdefault("footer_links", ["api", "settings"])
+    debug = os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    kw.setdefault("footer_links", ["api", "settings"] if debug else [])
     kw.setdefault("css", stylesheet())
     kw.setdefault("head", HEAD)
     demo.launch(server_name=host, server_port=port, app_kwargs=app_kwargs, mcp_server=False, pwa=False, **kw)

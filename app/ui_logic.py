@@ -13,7 +13,6 @@ the retriever picks up the new keyword index when the store's generation changes
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import logging
@@ -32,7 +31,17 @@ from core.errors import EmptyStore, LanternError
 from core.settings import Settings, offline_environment
 from ingest.load import SUPPORTED_SUFFIXES
 
-from .ui_render import FILE_ROUTE, answer_html, answer_markdown, banner_html, md_escape
+from .ui_examples import answered_examples
+from .ui_render import (
+    FILE_ROUTE,
+    VIEW_ROUTE,
+    answer_html,
+    answer_markdown,
+    answer_plain_text,
+    banner_html,
+    md_escape,
+)
+from .ui_view import document_view_html
 
 if TYPE_CHECKING:
     from fastapi.routing import APIRoute
@@ -42,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_SAVED_MESSAGES = 40  # messages a browser keeps across reloads (an answer is ~5-10 kB of HTML)
 ACCEPTED = (".pdf", ".md", ".txt", ".html")  # what the upload box advertises; it takes all SUPPORTED_SUFFIXES
 EXTRACTIVE_LABEL = "Offline (extractive: verbatim cited sentences)"
 
@@ -55,6 +65,36 @@ class Session:
     turns: deque = field(default_factory=lambda: deque(maxlen=6))
     answers: dict[int, dict[str, Any]] = field(default_factory=dict)  # chat index → record
     rated: int | None = None  # the answer a comment box is open for
+    copy_text: str = ""  # the last answer as plain text, with its sources ("Copy answer")
+
+    def saved(self, history: list[dict[str, Any]] | None, keep: int = MAX_SAVED_MESSAGES) -> dict[str, Any]:
+        """What the browser keeps across reloads: the chat, the turns follow-ups need, the records."""
+        history = list(history or [])
+        drop = max(0, len(history) - keep)
+        drop += drop % 2  # whole question-answer pairs
+        return {
+            "history": history[drop:],
+            "turns": [[q, a.question, a.text, a.standalone_question] for q, a in self.turns],
+            "answers": {str(i - drop): r for i, r in self.answers.items() if i >= drop},
+            "copy_text": self.copy_text,
+        }
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any] | None, memory: int) -> tuple[list[dict[str, Any]], Session | None]:
+        """The chat and session a browser saved (an empty chat for nothing, or anything unreadable)."""
+        from core.types import Answer
+
+        if not isinstance(saved, dict) or not saved.get("history"):
+            return [], None
+        try:
+            session = cls(turns=deque(maxlen=memory), copy_text=str(saved.get("copy_text") or ""))
+            for asked, question, text, standalone in saved.get("turns") or []:
+                session.turns.append((asked, Answer(question=question, text=text, citations=[], abstained=False,
+                                                    retrieved=[], standalone_question=standalone)))
+            session.answers = {int(i): dict(r) for i, r in (saved.get("answers") or {}).items()}
+            return list(saved["history"]), session
+        except (TypeError, ValueError):
+            return [], None
 
 
 # --- the app's logic (no Gradio here: app.ui's event handlers are thin) ------------------
@@ -77,8 +117,9 @@ class LanternUI:
         # Chroma lazily, and several sessions arriving together then race ("Could not connect
         # to tenant default_tenant")
         _ = self.lantern.store.collection
-        with contextlib.suppress(EmptyStore):
-            self.lantern.retrieve("forced labour", top_k=1)
+        self._examples_lock = threading.Lock()
+        self._examples: tuple[int, list[str]] = (-1, [])
+        self.examples()  # also warms the model and the keyword index
         endpoint = self.lantern.llm_for("auto")  # the configured endpoint, whatever the default mode
         self.llm_where: str | None = endpoint.where if endpoint else None  # None: offline only
         self._feedback_lock = threading.Lock()
@@ -103,14 +144,27 @@ class LanternUI:
     def banner(self) -> str:
         """One line on what is being searched, or what to do when the store is empty."""
         cat = self.catalog()
-        return banner_html(str(self.settings.store), len(cat["documents"]), cat["chunks"])
+        return banner_html(len(cat["documents"]), cat["chunks"])
+
+    def examples(self) -> list[str]:
+        """Example questions from this library that it answers (recomputed when the store changes)."""
+        generation = self.lantern.store.generation
+        with self._examples_lock:
+            if self._examples[0] != generation:
+                try:
+                    found = answered_examples(self.lantern)
+                except EmptyStore:
+                    found = []
+                self._examples = (generation, found)
+            return list(self._examples[1])
 
     def mode_choices(self) -> tuple[list[str], str, bool, str]:
         """(choices, default, interactive, info) for the answer-mode control."""
         if self.llm_where is None:
             return (
-                [EXTRACTIVE_LABEL, "LLM (no endpoint configured)"], EXTRACTIVE_LABEL, False,
-                "Set llm_base_url and llm_model (LANTERN_LLM_BASE_URL, LANTERN_LLM_MODEL) to enable the LLM mode.",
+                [EXTRACTIVE_LABEL, "AI-written answers (not available here)"], EXTRACTIVE_LABEL, False,
+                "Answers quote the documents word for word. AI-written answers can be switched on by "
+                "whoever runs this server.",
             )
         label = f"LLM: {self.llm_where}"
         default = label if self.settings.use_llm else EXTRACTIVE_LABEL
@@ -183,6 +237,7 @@ class LanternUI:
             answer = stream.answer
             assert answer is not None
             history[-1] = {"role": "assistant", "content": answer_html(answer, self.served_sources())}
+            session.copy_text = answer_plain_text(answer, self.served_sources())
             session.answers[len(history) - 1] = {
                 "answer_id": uuid.uuid4().hex, "question": question, "answer": answer.text,
                 "abstained": answer.abstained, "mode": answer.mode, "filters": filters,
@@ -190,8 +245,7 @@ class LanternUI:
             }
         except EmptyStore:
             history[-1] = {"role": "assistant", "content": (
-                "This store holds no documents yet. Add some in the **Add documents** tab, or run "
-                f"`lantern ingest PATH --store {self.settings.store}`."
+                "This library holds no documents yet. Add some in the **Add documents** tab."
             )}
         except LanternError as exc:
             history[-1] = {"role": "assistant", "content": f"**Could not answer:** {html.escape(str(exc))}"}
@@ -344,15 +398,34 @@ class LanternUI:
             headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"},
         )
 
+    def view_response(self, source: str, quote: str = "", page: str = "") -> Response:
+        """A text source as a readable page, the quoted passage highlighted; 404 if not ingested."""
+        from starlette.responses import HTMLResponse, PlainTextResponse
+
+        doc = self.lantern.store.document(source) if source else None
+        if doc is None:
+            return PlainTextResponse(f"no ingested document {source!r} in this store", status_code=404)
+        cited = int(page) if page.isdigit() else None
+        body = document_view_html(doc.title or source, self.lantern.store.pages(source), quote, cited)
+        return HTMLResponse(body, headers={
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        })
+
     def routes(self) -> list[APIRoute]:
-        """FastAPI routes the app adds to Gradio's: the cited-file route."""
+        """FastAPI routes the app adds to Gradio's: the cited-file route and the text view."""
         from fastapi.routing import APIRoute
 
         def lantern_file(source: str) -> Response:
             return self.file_response(source)
 
-        return [APIRoute(f"{FILE_ROUTE}/{{source:path}}", lantern_file, methods=["GET", "HEAD"],
-                         include_in_schema=False)]
+        def lantern_view(source: str, q: str = "", page: str = "") -> Response:
+            return self.view_response(source, q, page)
+
+        return [
+            APIRoute(f"{FILE_ROUTE}/{{source:path}}", lantern_file, methods=["GET", "HEAD"], include_in_schema=False),
+            APIRoute(f"{VIEW_ROUTE}/{{source:path}}", lantern_view, methods=["GET", "HEAD"], include_in_schema=False),
+        ]
 
 
 def _safe_name(name: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from core.types import Answer, Citation, Hit
 
 FILE_ROUTE = "/lantern/file"  # the app's route serving the store's copy of a cited file
+VIEW_ROUTE = "/lantern/view"  # the app's route showing a text source at a highlighted quote
 CONTEXT_CHARS = 260  # chunk text shown on each side of a highlighted quote
 
 
@@ -37,6 +38,21 @@ def file_url(source: str, page: int | None = None) -> str:
     """The app's link to the store's copy of `source`, at `page` for a PDF."""
     url = f"{FILE_ROUTE}/{quote(source, safe='/')}"
     return url + (f"#page={page}" if page and source.lower().endswith(".pdf") else "")
+
+
+def is_pdf(source: str) -> bool:
+    return source.lower().endswith(".pdf")
+
+
+def view_url(source: str, quote_text: str = "", page: int | None = None) -> str:
+    """The app's readable view of a text source, scrolled to `quote_text` (highlighted)."""
+    query = urlencode({k: v for k, v in (("q", " ".join(quote_text.split())), ("page", page or "")) if v})
+    return f"{VIEW_ROUTE}/{quote(source, safe='/')}" + (f"?{query}" if query else "") + "#quote"
+
+
+def cite_url(source: str, page: int | None, quote_text: str, served: set[str]) -> str:
+    """Where a citation opens: a served PDF at its page, any other source at its quote."""
+    return file_url(source, page) if is_pdf(source) and source in served else view_url(source, quote_text, page)
 
 
 def where_label(page: int | None, label: str | None) -> str:
@@ -71,11 +87,38 @@ def highlight(text: str, quote_text: str, context: int = CONTEXT_CHARS) -> str:
     ).replace("  ", " ").strip()
 
 
-def answer_markdown(text: str) -> str:
-    """Answer text safe for the chat's Markdown: HTML escaped, no accidental headings, [n] styled."""
+def cite_title(cite: Citation) -> str:
+    """A marker's tooltip: the quote, then where it is from."""
+    where = ", ".join(p for p in (cite.title or cite.source, where_label(cite.page, cite.page_label)) if p)
+    return f"“{' '.join(cite.quote.split())}” — {where}"
+
+
+def _cite_links(numbers: str, by_n: dict[int, Citation], served: set[str]) -> str:
+    out = []
+    for n in (int(x) for x in re.findall(r"\d+", numbers)):
+        cite = by_n.get(n)
+        if cite is None:
+            out.append(f'<span class="lantern-cite">[{n}]</span>')
+            continue
+        href = cite_url(cite.source, cite.page, cite.quote, served)
+        out.append(f'<a class="lantern-cite" href="{html.escape(href)}" target="_blank" rel="noopener" '
+                   f'title="{esc(cite_title(cite))}">[{n}]</a>')
+    return "".join(out)
+
+
+def answer_markdown(text: str, citations: list[Citation] | None = None, served: set[str] | None = None) -> str:
+    """Answer text safe for the chat's Markdown: HTML escaped, no accidental headings, [n] styled.
+
+    With `citations`, each [n] is a link to its source at the cited page or quote, with the
+    quote, title and page as its tooltip.
+    """
     escaped = html.escape(text, quote=False)
     escaped = re.sub(r"(?m)^(\s*)#", r"\1\\#", escaped)
-    return re.sub(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]", r'<span class="lantern-cite">[\1]</span>', escaped)
+    marker = r"\[(\d+(?:\s*[,;]\s*\d+)*)\]"
+    if citations:
+        by_n = {c.n: c for c in citations}
+        return re.sub(marker, lambda m: _cite_links(m.group(1), by_n, served or set()), escaped)
+    return re.sub(marker, r'<span class="lantern-cite">[\1]</span>', escaped)
 
 
 def _hit_for(citation: Citation, hits: list[Hit]) -> Hit | None:
@@ -90,12 +133,15 @@ def _hit_for(citation: Citation, hits: list[Hit]) -> Hit | None:
     return None
 
 
-def _source_links(source: str, page: int | None, served: set[str], url: str | None) -> str:
+def _source_links(source: str, page: int | None, served: set[str], url: str | None, quote_text: str = "") -> str:
     links = []
-    if source in served:
-        kind = "PDF" if source.lower().endswith(".pdf") else "file"
-        at = f" at p. {page}" if page and kind == "PDF" else ""
-        links.append(f'<a href="{html.escape(file_url(source, page))}" target="_blank" rel="noopener">Open {kind}{at}</a>')
+    if is_pdf(source) and source in served:
+        at = f" at p. {page}" if page else ""
+        links.append(f'<a href="{html.escape(file_url(source, page))}" target="_blank" rel="noopener">Open PDF{at}</a>')
+    elif not is_pdf(source):
+        target = "Open at the passage" if quote_text else "Open document"
+        links.append(f'<a href="{html.escape(view_url(source, quote_text, page))}" target="_blank" '
+                     f'rel="noopener">{target}</a>')
     if url:
         links.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">original</a>')
     return " · ".join(links)
@@ -144,7 +190,7 @@ def render_sources(answer: Answer, served: set[str]) -> str:
             passage = highlight(hit.chunk.text, cite.quote) if hit else f"<mark>{_plain(cite.quote)}</mark>"
             meta = _meta_line([
                 cite.publisher, str(cite.year) if cite.year else None, where_label(cite.page, cite.page_label),
-                _source_links(cite.source, cite.page, served, cite.url),
+                _source_links(cite.source, cite.page, served, cite.url, cite.quote),
             ])
             out.append(
                 f'<div class="lantern-source" id="source-{cite.n}"><span class="lantern-cite">[{cite.n}]</span> '
@@ -164,23 +210,52 @@ def answer_html(answer: Answer, served: set[str]) -> str:
 
     (The terminal's plain-text rendering is `app.render.render_answer_text`.)
     """
-    body = answer_markdown(answer.text)
+    body = answer_markdown(answer.text, answer.citations, served)
     if answer.abstained:
         body = f"**No answer in these documents.** {body}"
+    searched = searched_for(answer)
+    if searched:
+        body = f'<div class="lantern-searched">Searched for: <em>{esc(searched)}</em></div>\n\n{body}'
     sources = render_sources(answer, served)
     return f"{body}\n\n{sources}" if sources else body
 
 
-def banner_html(store: str, documents: int, chunks: int) -> str:
-    """One line on what is being searched, or what to do when the store is empty."""
+def searched_for(answer: Answer) -> str | None:
+    """The question actually searched for a follow-up, when it differs from the one asked."""
+    standalone = (answer.standalone_question or "").strip()
+    return standalone if standalone and standalone != answer.question.strip() else None
+
+
+def answer_plain_text(answer: Answer, served: set[str], origin: str = "") -> str:
+    """What 'Copy answer' gives: the answer as plain text, its numbered sources listed under it.
+
+    Links are the app's own (`origin` + path; the browser adds its origin when left empty) or
+    the document's original address.
+    """
+    lines = [("No answer in these documents. " if answer.abstained else "") + " ".join(answer.text.split())]
+    searched = searched_for(answer)
+    if searched:
+        lines.insert(0, f"(Searched for: {searched})")
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for cite in answer.citations:
+            where = ", ".join(p for p in (cite.title or cite.source, cite.publisher, str(cite.year or "") or None,
+                                          where_label(cite.page, cite.page_label)) if p)
+            link = origin + cite_url(cite.source, cite.page, cite.quote, served)
+            lines.append(f"[{cite.n}] {where}. {link}" + (f" (original: {cite.url})" if cite.url else ""))
+            lines.append(f"    “{' '.join(cite.quote.split())}”")
+    return "\n".join(lines)
+
+
+def banner_html(documents: int, chunks: int) -> str:
+    """One line on what is being searched, or what to do when the library is empty."""
     if not documents:
         return (
-            f'<div class="lantern-banner lantern-empty"><strong>The store <code>{esc(store)}</code> '
-            "holds no documents yet.</strong> Add some in the <em>Add documents</em> tab, or run "
-            f"<code>lantern ingest PATH --store {esc(store)}</code> and reload this page.</div>"
+            '<div class="lantern-banner lantern-empty"><strong>This library holds no documents yet.</strong> '
+            "Add some in the <em>Add documents</em> tab.</div>"
         )
     return (
-        f'<div class="lantern-banner" title="store: {esc(store)}">Searching <strong>{documents} '
+        f'<div class="lantern-banner">Searching <strong>{documents} '
         f'document{"s" if documents != 1 else ""}</strong> ({chunks} passages). Each sentence of an '
-        "answer cites its source [n]: check the highlighted passage before relying on it.</div>"
+        "answer cites its source [n]: hover over it to see the quote, click it to open the source.</div>"
     )
