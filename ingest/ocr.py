@@ -80,3 +80,18 @@ def ocr_pages(path: Path, indices: Sequence[int], languages: str = "eng", worker
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(images) or 1))) as pool:
         texts = dict(zip(images, pool.map(lambda png: ocr_image(png, languages), images.values()), strict=True))
     return {i: text for i, text in texts.items() if text.strip()}
+
+
+def character_error_rate(read: str, truth: str) -> float:
+    """Edit distance between OCR text and the true text over the true text's length, whitespace
+    collapsed to single spaces (line breaks differ between a text layer and OCR, words do not)."""
+    a, b = " ".join(read.split()), " ".join(truth.split())
+    if not b:
+        return float(bool(a))
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1] / len(b)

@@ -9,11 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
+from conftest import CORPUS, TOOLKIT, needs_shared, settings_for, unavailable
 
 from assistant.api import Lantern
 from core.errors import IngestError
 from core.settings import Settings
+from ingest import ocr
 from ingest.chunk import chunk_pages
 from ingest.load import SUPPORTED_SUFFIXES, SourceFile, load
 from ingest.pipeline import ingest
@@ -178,3 +179,46 @@ def test_table_rows_carry_their_headers() -> None:
     assert row_lines([["Only", "a header"], ["one", "row"]]) == []
     assert looks_tabular("\n".join(f"Row {i} {i * 3}" for i in range(8)))
     assert not looks_tabular("A paragraph of prose.\nAnother line of prose without figures.")
+
+
+SCAN_PAGES = ((TOOLKIT, 20), (TOOLKIT, 22))  # 1-based pages of the shared corpus made into a scan
+
+
+def _image_only_pdf(pages: tuple[tuple[str, int], ...], dest: Path) -> list[str]:
+    """Render real corpus pages to images and save them as a PDF with no text layer; return their texts."""
+    import pypdfium2 as pdfium
+
+    from ingest.load import _read_pdf
+
+    images, texts = [], []
+    for name, page in pages:
+        pdf = pdfium.PdfDocument(str(CORPUS / "pdf" / name))
+        images.append(pdf[page - 1].render(scale=200 / 72).to_pil().convert("RGB"))
+        pdf.close()
+        texts.append(_read_pdf(CORPUS / "pdf" / name)[0][page - 1])
+    images[0].save(dest, save_all=True, append_images=images[1:], resolution=200.0)
+    return texts
+
+
+@needs_shared
+def test_scanned_pages_are_read_by_ocr_and_cited(tmp_path: Path) -> None:
+    if not ocr.available():
+        unavailable("tesseract is not installed (make ocr)")
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    truths = _image_only_pdf(SCAN_PAGES, folder / "toolkit-scan.pdf")
+    doc = load(SourceFile(folder / "toolkit-scan.pdf", "toolkit-scan.pdf"))
+    assert [p.metadata.get("ocr") for p in doc.pages] == [True, True]
+    rates = [ocr.character_error_rate(p.text, t) for p, t in zip(doc.pages, truths, strict=True)]
+    print(f"OCR character error rate per page: {', '.join(f'{r:.3f}' for r in rates)}")
+    assert max(rates) < 0.05, rates
+
+    settings = settings_for(tmp_path, embed_backend="hash")
+    report = ingest([folder], settings)
+    assert not report.failed, report.failed
+    with Lantern.open(settings=settings) as lantern:
+        hits = lantern.retrieve("Can children living with their parents or guardians still be exploited?", top_k=5)
+        assert (hits[0].chunk.source, hits[0].chunk.page) == ("toolkit-scan.pdf", 2)
+        assert hits[0].chunk.metadata.get("ocr") is True
+        phone = lantern.retrieve("ICTG Service phoneline number", top_k=5)[0].chunk
+        assert phone.page == 1 and "0800 043 4303" in phone.text
