@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STORE  ?= .lantern
 
-.PHONY: setup demo test unit check lint bench browser clean
+.PHONY: setup demo test unit check lint bench browser ocr clean
 
 setup: $(STAMP)
+	-@$(MAKE) --no-print-directory ocr
 
 # torch is pinned and installed first: a looser spec pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml requirements.lock
@@ -25,13 +26,18 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || (echo "cannot install Debian's chromium, which the browser tests need (run as root, or apt-get install chromium)" >&2; exit 1)
 
+# Debian's tesseract (English, French, Dutch) reads PDF pages that have no text layer.
+ocr:
+	@command -v tesseract >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-nld >/dev/null) \
+	  || (echo "cannot install Debian's tesseract-ocr; scanned pages will be skipped (run as root, or apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-nld)" >&2; exit 1)
+
 demo: setup
 	$(BIN)/lantern ingest ingest/sample_corpus --store $(STORE)
 	$(BIN)/lantern ask "What happens after a reasonable grounds decision?" --store $(STORE)
 	$(BIN)/lantern ui --store $(STORE)
 
 # Every test must run here (LANTERN_TEST_STRICT): a missing prerequisite fails instead of skipping.
-test: setup browser check
+test: setup browser ocr check
 	LANTERN_TEST_STRICT=1 $(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 # The quick tier: no real model, no browser, no servers (the hashing embedder stands in).

@@ -336,35 +336,71 @@ def plain_glyphs(text: str, *, dehyphenate: bool = False) -> str:
 
 class _TextExtractor(HTMLParser):
     _SKIP = frozenset({"script", "style", "nav", "header", "footer", "noscript", "svg", "form"})
+    # Used only with `boilerplate=True`: what a page saved from a browser carries around its content.
+    _SKIP_SAVED = frozenset({"aside", "template", "iframe", "button", "dialog", "select"})
+    _SKIP_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary", "dialog"})
     _BLOCK = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article"})
+    _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+    _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
 
-    def __init__(self) -> None:
+    def __init__(self, headings: bool = False, boilerplate: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skip = 0
+        self.skip_tags: list[str] = []  # an open element dropped as saved-page boilerplate, and its nesting
+        self.headings = headings
+        self.boilerplate = boilerplate
+        self.in_heading = False
+
+    def _is_boilerplate(self, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+        if not self.boilerplate or tag in self._VOID:
+            return False
+        found = dict(attrs)
+        return (tag in self._SKIP_SAVED or (found.get("role") or "").lower() in self._SKIP_ROLES
+                or "hidden" in found or (found.get("aria-hidden") or "").lower() == "true")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
+        if self.skip_tags:
+            if tag == self.skip_tags[0]:
+                self.skip_tags.append(tag)
+        elif self._is_boilerplate(tag, attrs):
+            self.skip_tags.append(tag)
+        elif tag in self._SKIP:
             self.skip += 1
         elif tag in self._BLOCK:
             self.parts.append("\n\n")
+            if self.headings and tag in self._HEADINGS and not self.skip:
+                self.parts.append("#" * int(tag[1]) + " ")
+                self.in_heading = True
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self.skip:
+        if self.skip_tags:
+            if tag == self.skip_tags[0]:
+                self.skip_tags.pop()
+        elif tag in self._SKIP and self.skip:
             self.skip -= 1
         elif tag in self._BLOCK:
             self.parts.append("\n\n")
+            self.in_heading = self.in_heading and tag not in self._HEADINGS
 
     def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
+        if not self.skip and not self.skip_tags:
+            self.parts.append(data.replace("\n", " ") if self.in_heading else data)
 
 
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, paragraphs kept, scripts and navigation dropped."""
-    parser = _TextExtractor()
+def html_to_text(html: str, *, headings: bool = False, boilerplate: bool = False) -> str:
+    """Visible text of an HTML page, paragraphs kept, scripts and navigation dropped.
+
+    `headings` writes h1-h6 as Markdown heading lines ("## Title") so sections can be found;
+    `boilerplate` also drops what a page saved from a browser carries around its content
+    (asides, dialogs, buttons, hidden elements, ARIA navigation, banner and footer regions).
+    """
+    parser = _TextExtractor(headings=headings, boilerplate=boilerplate)
     parser.feed(html)
-    return normalise_whitespace(re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts)))
+    text = normalise_whitespace(re.sub(r"[ \t]*\n[ \t]*", "\n", "".join(parser.parts)))
+    if headings:
+        text = re.sub(r"^#{1,6} *(?:\n+|$)", "", text, flags=re.MULTILINE)  # headings with no text
+    return text
 
 
 def dedupe(items: Iterable[str]) -> list[str]:

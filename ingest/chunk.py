@@ -57,8 +57,18 @@ def _locate(page_text: str, piece: str, cursor: int) -> tuple[int, int, str]:
 
 
 def _markdown_sections(text: str) -> list[tuple[int, str]]:
-    """(offset, heading) of each Markdown heading, for a chunk's `section` metadata."""
-    return [(m.start(), m.group(2).strip()) for m in re.finditer(r"^(#{1,6})\s+(.+)$", text, flags=re.MULTILINE)]
+    """(offset, heading path) of each Markdown heading, for a chunk's `section` metadata.
+
+    The path names the enclosing headings too ("Support > Accommodation"), as Word and
+    HTML documents (written with Markdown heading lines by the loaders) nest them.
+    """
+    out: list[tuple[int, str]] = []
+    open_headings: list[tuple[int, str]] = []  # (level, heading) from the outermost in
+    for m in re.finditer(r"^(#{1,6})\s+(.+)$", text, flags=re.MULTILINE):
+        level = len(m.group(1))
+        open_headings = [h for h in open_headings if h[0] < level] + [(level, m.group(2).strip())]
+        out.append((m.start(), " > ".join(h for _, h in open_headings)))
+    return out
 
 
 def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, chunk_overlap: int) -> list[Chunk]:

@@ -1,8 +1,10 @@
 """Loaders: turn files into cleaned `Page`s with document metadata.
 
-One loader per kind: PDF (pypdf, one page each, 1-based page numbers and page labels),
-Markdown/plain text, resource-library pages (captured text or HTML: only the resource's
-own description and download lines), and generic HTML. Metadata comes from a
+One loader per kind: PDF (pypdf, one page each, 1-based page numbers and page labels; table
+rows appended as "Header: value" lines, scanned pages read by OCR), Markdown/plain text,
+Word and OpenDocument files (headings kept as Markdown heading lines), resource-library pages
+(captured text or HTML: only the resource's own description and download lines), and HTML
+saved from a browser (boilerplate dropped, headings kept). Metadata comes from a
 `MANIFEST.csv` beside the file, else the PDF's own metadata, else the file name.
 Every failure is an `IngestError` naming the file and the reason.
 """
@@ -23,13 +25,16 @@ from core.errors import IngestError
 from core.text import guess_language, html_to_text
 from core.types import Page
 
+from . import ocr
 from .clean import clean_pages
+from .tables import pdf_table_rows, with_rows
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
+OFFICE_SUFFIXES = {".docx", ".odt"}
 # The one list of file types Lantern ingests (CLI, pipeline and UI uploads alike).
-SUPPORTED_SUFFIXES = frozenset(PDF_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES)
+SUPPORTED_SUFFIXES = frozenset(PDF_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | OFFICE_SUFFIXES)
 SKIPPED_NAMES = {"manifest.csv", "readme.md", "license", "license.md", "license.txt"}
 MIN_PDF_CHARS = 40  # below this over a whole PDF, it is image-only (scanned) as far as we can tell
 
@@ -83,7 +88,7 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
     for arg in paths:
         if arg.is_file():
             if arg.suffix.lower() not in SUPPORTED_SUFFIXES:
-                problems.append((str(arg), f"unsupported file type {arg.suffix or '(none)'}; Lantern reads PDF, Markdown, text and HTML"))
+                problems.append((str(arg), f"unsupported file type {arg.suffix or '(none)'}; Lantern reads PDF, Word (.docx), OpenDocument (.odt), Markdown, text and HTML"))
                 continue
             found.setdefault(arg.name, SourceFile(arg, arg.name))
         elif arg.is_dir():
@@ -95,7 +100,7 @@ def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]
                 and not any(part.startswith(".") for part in p.relative_to(arg).parts)
             )
             if not files:
-                problems.append((str(arg), "nothing ingestible in this folder (no .pdf, .md, .txt or .html files)"))
+                problems.append((str(arg), "nothing ingestible in this folder (no .pdf, .docx, .odt, .md, .txt or .html files)"))
             for p in files:
                 source = p.relative_to(arg).as_posix()
                 found.setdefault(source, SourceFile(p, source))
@@ -129,18 +134,24 @@ def manifest_entry(path: Path) -> dict[str, Any]:
 def load(sf: SourceFile) -> LoadedDocument:
     """Load one file into cleaned pages; raises IngestError with the reason."""
     suffix = sf.path.suffix.lower()
+    extras: list[dict[str, Any]] = [{}]  # per page: metadata, and "rows" to append after cleaning
     if sf.text is not None:
         raw_pages, meta = [sf.text], {"doc_type": "text"}
         labels: list[str | None] = [None]
     elif suffix in PDF_SUFFIXES:
-        raw_pages, labels, meta = _read_pdf(sf.path)
+        raw_pages, labels, meta, extras = _read_pdf(sf.path)
     elif suffix in TEXT_SUFFIXES | HTML_SUFFIXES:
         raw_pages, meta = _read_text_like(sf.path)
         labels = [None]
+    elif suffix in OFFICE_SUFFIXES:
+        from .office import read_docx, read_odt
+
+        text, meta = (read_docx if suffix == ".docx" else read_odt)(sf.path)
+        raw_pages, labels = [text], [None]
     else:
         raise IngestError(str(sf.path), f"unsupported file type {suffix or '(none)'}")
     meta = {**meta, **manifest_entry(sf.path), **sf.metadata}
-    cleaned = clean_pages(raw_pages)
+    cleaned = [with_rows(text, extra.get("rows", [])) for text, extra in zip(clean_pages(raw_pages), extras, strict=True)]
     if not any(len(t) for t in cleaned):
         raise IngestError(str(sf.path), "no text left after cleaning")
     meta.setdefault("title", _title_from_name(sf.path))
@@ -153,7 +164,7 @@ def load(sf: SourceFile) -> LoadedDocument:
             source=sf.source,
             page=(i + 1) if is_pdf else None,
             text=text,
-            metadata={"page_label": labels[i]} if labels[i] else {},
+            metadata=({"page_label": labels[i]} if labels[i] else {}) | extras[i].get("metadata", {}),
         )
         for i, text in enumerate(cleaned)
     ]
@@ -164,7 +175,8 @@ def _title_from_name(path: Path) -> str:
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
 
 
-def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
+def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]]]:
+    """Page texts, page labels, document metadata, and per page: table rows and OCR marks."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -177,8 +189,11 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
             raise IngestError(name, "encrypted PDF that needs a password; save an unprotected copy")
         n = len(reader.pages)
         texts = []
-        for page in reader.pages:
+        scans = []
+        for i, page in enumerate(reader.pages):
             texts.append(page.extract_text() or "")
+            if ocr.needs_ocr(texts[-1]) and _has_image(page):
+                scans.append(i)
         has_labels = "/PageLabels" in reader.root_object
         labels: list[str | None] = list(reader.page_labels) if has_labels else [None] * n
         info: Mapping[str, Any] = reader.metadata or {}
@@ -190,8 +205,17 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
         raise IngestError(name, f"not a readable PDF (corrupt or truncated: {exc.__class__.__name__}: {exc})") from None
     if n == 0:
         raise IngestError(name, "PDF has no pages")
+    extras: list[dict[str, Any]] = [{} for _ in texts]
+    read = ocr.ocr_pages(path, scans, ocr.tesseract_languages(manifest_entry(path).get("language")))
+    for i, text in read.items():
+        texts[i] = text
+        extras[i]["metadata"] = {"ocr": True}
     if sum(len(t.strip()) for t in texts) < MIN_PDF_CHARS:
-        raise IngestError(name, f"no extractable text on any of its {n} page(s): image-only or scanned PDF (run OCR first)")
+        hint = "install tesseract-ocr (make setup) to read it" if not ocr.available() else "OCR found no text either"
+        raise IngestError(name, f"no extractable text on any of its {n} page(s): image-only or scanned PDF ({hint})")
+    for i, rows in pdf_table_rows(path, texts).items():
+        if i not in read:
+            extras[i]["rows"] = rows
     meta: dict[str, Any] = {"doc_type": "pdf"}
     title = str(info.get("/Title") or "").strip()
     if title and not _PLACEHOLDER_TITLE.search(title):
@@ -202,7 +226,16 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any]]:
     year = re.match(r"D:(\d{4})", str(info.get("/CreationDate") or ""))
     if year:
         meta["year"] = int(year.group(1))
-    return texts, labels, meta
+    return texts, labels, meta, extras
+
+
+def _has_image(page: Any) -> bool:
+    """Whether a pypdf page draws at least one image (a scanned page does)."""
+    try:
+        xobjects = page.get("/Resources", {}).get_object().get("/XObject", {}).get_object()
+        return any(xobjects[k].get_object().get("/Subtype") == "/Image" for k in xobjects)
+    except Exception:  # damaged resources: treat as no image rather than fail the page
+        return False
 
 
 _PLACEHOLDER_TITLE = re.compile(
@@ -247,13 +280,27 @@ def _read_text_like(path: Path) -> tuple[list[str], dict[str, Any]]:
             meta["tags"] = ", ".join(record.tags)
         return [record.text()], meta
     if is_html:
-        return [html_to_text(text)], {"doc_type": "html"}
+        return _read_html(text)
     is_markdown = path.suffix.lower() in {".md", ".markdown"}
     meta = {"doc_type": "markdown" if is_markdown else "text"}
     if is_markdown:
         text = strip_markdown_markup(text)
     heading = re.search(r"^#\s+(.+)$", text, flags=re.MULTILINE)
     if heading:
+        meta["title"] = heading.group(1).strip()
+    return [text], meta
+
+
+def _read_html(html: str) -> tuple[list[str], dict[str, Any]]:
+    """A page saved from a browser: its <main> (or whole body) as text, headings kept, chrome dropped."""
+    main = re.search(r"<main\b.*</main\s*>", html, flags=re.IGNORECASE | re.DOTALL)
+    text = html_to_text(main.group(0) if main else html, headings=True, boilerplate=True)
+    meta: dict[str, Any] = {"doc_type": "html"}
+    title = re.search(r"<title[^>]*>(.*?)</title\s*>", html, flags=re.IGNORECASE | re.DOTALL)
+    heading = re.search(r"^#\s+(.+)$", text, flags=re.MULTILINE)
+    if title and html_to_text(title.group(1)).strip():
+        meta["title"] = " ".join(html_to_text(title.group(1)).split())
+    elif heading:
         meta["title"] = heading.group(1).strip()
     return [text], meta
 

@@ -1,0 +1,133 @@
+"""Tables as rows, measured: gold questions whose gold quote comes from a table, answered from two
+small stores of just their PDFs, one built with table rows ("Header: value; …" lines from
+pdfplumber) and one without (pypdf text alone).
+
+A gold quote "comes from a table" when it is short and mostly numbers (t027's "Foreign National
+2510 71% 2754 73% 3%"): at least two numeric tokens making up at least a quarter of its tokens,
+at most 120 characters, and no sentence ending. Reports page hit@5 (a gold page among the top 5
+retrieved) and required-fact recall of the offline answer, per question and overall, plus the
+ingest time of each store.
+
+    python bench/tables.py [--embed onnx|hash] [--questions ../shared/eval/*.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared"
+_NUMBER = re.compile(r"^[\d$€£(]*\d[\d,.%)‡]*$")
+
+
+def is_table_quote(quote: str) -> bool:
+    """Whether a gold quote reads like a table row rather than a sentence."""
+    tokens = quote.split()
+    numeric = sum(1 for t in tokens if _NUMBER.match(t))
+    return numeric >= 2 and numeric >= len(tokens) / 4 and len(quote) <= 120 and not quote.rstrip().endswith(".")
+
+
+def table_questions(files: list[str]) -> list[dict[str, Any]]:
+    """Answerable questions with at least one table-row gold quote in a PDF."""
+    chosen = []
+    for path in files:
+        with open(path, encoding="utf-8") as fh:
+            records = [json.loads(line) for line in fh if line.strip()]
+        for q in records:
+            gold = q.get("gold") or []
+            if q.get("answerable") and any(g["file"].endswith(".pdf") and is_table_quote(g["quote"]) for g in gold):
+                chosen.append(q)
+    return chosen
+
+
+def build_store(pdfs: list[Path], folder: Path, embed: str, rows: bool) -> tuple[Any, float]:
+    """A store of `pdfs` (copied with their manifest rows), with or without table rows."""
+    from core.settings import Settings
+    from ingest import load as load_module
+    from ingest.pipeline import ingest
+
+    corpus = folder / "corpus"
+    (corpus / "pdf").mkdir(parents=True)
+    for pdf in pdfs:
+        (corpus / "pdf" / pdf.name).symlink_to(pdf)
+    with open(pdfs[0].parent / "MANIFEST.csv", encoding="utf-8-sig") as fh:
+        lines = fh.read().splitlines()
+    names = {p.name for p in pdfs}
+    kept = [lines[0]] + [ln for ln in lines[1:] if ln.split(",", 1)[0].strip('"') in names]
+    (corpus / "pdf" / "MANIFEST.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    settings = Settings.load(environ={}, store=folder / "store", embed_backend=embed)
+    original = load_module.pdf_table_rows
+    if not rows:
+        load_module.pdf_table_rows = lambda path, texts: {}  # type: ignore[assignment]
+    try:
+        start = time.perf_counter()
+        report = ingest([corpus], settings, workers=1)
+        seconds = time.perf_counter() - start
+    finally:
+        load_module.pdf_table_rows = original
+    if report.failed:
+        raise SystemExit(f"ingest failed: {report.failed}")
+    return settings, seconds
+
+
+def score(settings: Any, questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from assistant.api import Lantern
+    from eval.metrics import required_fact_recall
+
+    out = []
+    with Lantern.open(settings=settings) as lantern:
+        for q in questions:
+            gold = {(g["file"], g["page"]) for g in q["gold"]}
+            hits = lantern.retrieve(q["question"], top_k=5)
+            answer = lantern.ask(q["question"])
+            out.append({
+                "id": q["id"],
+                "page_hit@5": float(any((h.chunk.source, h.chunk.page) in gold for h in hits[:5])),
+                "fact_recall": required_fact_recall(answer.text, q.get("required_facts") or []),
+            })
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--embed", default="onnx", help="embedding backend: onnx (MiniLM) or hash")
+    parser.add_argument("--questions", nargs="*", default=sorted(glob.glob(str(SHARED / "eval" / "*.jsonl"))))
+    args = parser.parse_args()
+    questions = table_questions(args.questions)
+    names = sorted({g["file"].split("/", 1)[1] for q in questions for g in q["gold"] if g["file"].startswith("pdf/")})
+    pdfs = [SHARED / "corpus" / "pdf" / n for n in names]
+    print(f"{len(questions)} table questions ({', '.join(q['id'] for q in questions)}) over {len(pdfs)} PDFs")
+    results: dict[str, list[dict[str, Any]]] = {}
+    seconds: dict[str, float] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="lantern-tables-"))
+    try:
+        for label, rows in (("pypdf only", False), ("with table rows", True)):
+            settings, seconds[label] = build_store(pdfs, tmp / label.replace(" ", "-"), args.embed, rows)
+            results[label] = score(settings, questions)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\n| question | {' | '.join(f'{k} hit@5 / facts' for k in results)} |")
+    print("|---|" + "---|" * len(results))
+    for i, q in enumerate(questions):
+        cells = [f"{r[i]['page_hit@5']:.0f} / {r[i]['fact_recall']:.2f}" for r in results.values()]
+        print(f"| {q['id']} | {' | '.join(cells)} |")
+    print()
+    for label, rs in results.items():
+        n = len(rs) or 1
+        print(f"{label:16} page hit@5 {sum(r['page_hit@5'] for r in rs) / n:.3f}  "
+              f"required-fact recall {sum(r['fact_recall'] for r in rs) / n:.3f}  ingest {seconds[label]:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

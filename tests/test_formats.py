@@ -1,0 +1,224 @@
+"""Documents as practitioners have them: Word and OpenDocument files, HTML saved from a browser,
+tables in PDFs as quotable rows, and scanned pages read by OCR. Fixtures are written by the
+tests themselves (python-docx, HTML text, pages of the shared corpus rendered to images);
+the hashing embedder stands in for MiniLM, since retrieval quality is not the point here."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, TOOLKIT, needs_shared, settings_for, unavailable
+
+from assistant.api import Lantern
+from core.errors import IngestError
+from core.settings import Settings
+from ingest import ocr
+from ingest.chunk import chunk_pages
+from ingest.load import SUPPORTED_SUFFIXES, SourceFile, load
+from ingest.pipeline import ingest
+from ingest.tables import looks_tabular, row_lines
+
+HTML_PAGE = """<!DOCTYPE html>
+<html><head><title>Shelter guidance | Safe Homes Network</title>
+<script>window.analytics = {track: function() {}};</script><style>body {color: red}</style></head>
+<body>
+<header><a href="/">Home</a> <a href="/about">About us</a></header>
+<nav><ul><li><a href="/news">Latest news</a></li><li><a href="/donate">Donate today</a></li></ul></nav>
+<div role="navigation">Breadcrumbs: Home / Guidance</div>
+<main>
+<h1>Shelter guidance</h1>
+<p>This guidance explains how shelters receive adults referred after trafficking.</p>
+<h2>Intake</h2>
+<p>Shelter staff complete the intake interview within 48 hours of arrival.</p>
+<h3>Interpreters</h3>
+<p>An interpreter of the survivor's choosing is booked before the intake interview starts.</p>
+<h2>Leaving the shelter</h2>
+<p>Residents may stay for up to 90 days while a move-on plan is agreed.</p>
+<aside>Related: our annual report</aside>
+<button>Share this page</button>
+</main>
+<footer>Copyright 2026 Safe Homes Network. Cookie settings. Privacy policy.</footer>
+</body></html>
+"""
+
+
+def _write_docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Referral handbook"
+    document.add_heading("Referral handbook", level=1)
+    document.add_paragraph("This handbook sets out how local partners refer possible victims.")
+    document.add_heading("Referral timelines", level=2)
+    document.add_paragraph("A referral form must reach the coordinator within five working days.")
+    document.add_heading("Emergency cases", level=3)
+    document.add_paragraph("Children at immediate risk are referred by telephone the same day.")
+    document.add_heading("Contacts", level=2)
+    table = document.add_table(rows=3, cols=3)
+    for r, row in enumerate([("Region", "Coordinator", "Phone"), ("North", "Amira Haddad", "0161 555 0100"),
+                             ("South", "Tom Briggs", "0117 555 0199")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.save(str(path))
+
+
+def _write_odt(path: Path) -> None:
+    content = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text>
+<text:h text:outline-level="1">Outreach plan</text:h>
+<text:h text:outline-level="2">Night patrols</text:h>
+<text:p>Outreach workers patrol the harbour district on Friday nights.</text:p>
+</office:text></office:body></office:document-content>"""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        zf.writestr("content.xml", content)
+
+
+@pytest.fixture(scope="module")
+def office_store(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    tmp = tmp_path_factory.mktemp("formats")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    _write_docx(corpus / "referral-handbook.docx")
+    (corpus / "shelter-guidance.html").write_text(HTML_PAGE, encoding="utf-8")
+    _write_odt(corpus / "outreach.odt")
+    settings = settings_for(tmp, embed_backend="hash")
+    report = ingest([corpus], settings)
+    assert not report.failed and report.added == 3, report.failed
+    return settings
+
+
+def test_new_formats_are_listed() -> None:
+    assert {".docx", ".odt", ".html", ".htm"} <= SUPPORTED_SUFFIXES
+
+
+def test_docx_headings_become_section_paths(tmp_path: Path) -> None:
+    path = tmp_path / "handbook.docx"
+    _write_docx(path)
+    doc = load(SourceFile(path, path.name))
+    assert doc.metadata["title"] == "Referral handbook" and doc.metadata["doc_type"] == "docx"
+    text = doc.pages[0].text
+    assert "Region: North; Coordinator: Amira Haddad; Phone: 0161 555 0100." in text
+    chunks = chunk_pages(doc.pages, doc.metadata, chunk_size=20, chunk_overlap=0)
+    by_text = {c.text: c.metadata.get("section") for c in chunks}
+    same_day = next(s for t, s in by_text.items() if "same day" in t)
+    assert same_day == "Referral handbook > Referral timelines > Emergency cases"
+    phone = next(s for t, s in by_text.items() if "Amira Haddad" in t)
+    assert phone == "Referral handbook > Contacts"
+
+
+def test_saved_html_keeps_content_and_drops_chrome(tmp_path: Path) -> None:
+    path = tmp_path / "page.htm"
+    path.write_text(HTML_PAGE, encoding="utf-8")
+    doc = load(SourceFile(path, path.name))
+    text = doc.pages[0].text
+    assert doc.metadata["title"] == "Shelter guidance | Safe Homes Network"
+    assert "within 48 hours of arrival" in text and "up to 90 days" in text
+    for chrome in ("Donate today", "About us", "Breadcrumbs", "Cookie settings", "analytics", "color: red",
+                   "annual report", "Share this page"):
+        assert chrome not in text
+    chunks = chunk_pages(doc.pages, doc.metadata, chunk_size=20, chunk_overlap=0)
+    booked = next(c for c in chunks if "interpreter of the survivor" in c.text)
+    assert booked.metadata["section"] == "Shelter guidance > Intake > Interpreters"
+    leaving = next(c for c in chunks if "90 days" in c.text)
+    assert leaving.metadata["section"] == "Shelter guidance > Leaving the shelter"
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "fact"),
+    [
+        ("How quickly must a referral form reach the coordinator?", "referral-handbook.docx", "five working days"),
+        ("Who is the coordinator for the North region and what is the phone number?", "referral-handbook.docx",
+         "0161 555 0100"),
+        ("Within how many hours do shelter staff complete the intake interview?", "shelter-guidance.html",
+         "48 hours"),
+        ("When do outreach workers patrol the harbour district?", "outreach.odt", "Friday nights"),
+    ],
+)
+def test_ask_answers_from_each_format_with_a_citation(
+    office_store: Settings, question: str, source: str, fact: str
+) -> None:
+    with Lantern.open(settings=office_store) as lantern:
+        answer = lantern.ask(question)
+        assert not answer.abstained, answer.text
+        cited = [c for c in answer.citations if c.source == source]
+        assert cited, [c.source for c in answer.citations]
+        assert any(fact in c.quote for c in cited)
+        for c in cited:
+            page = lantern.store.page_text(c.source, c.page)
+            assert page is not None and c.quote[:40] in page
+
+
+def test_protected_and_corrupt_word_files_fail_with_one_clear_line(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "protected.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4096)
+    good = tmp_path / "good.docx"
+    _write_docx(good)
+    (folder / "truncated.docx").write_bytes(good.read_bytes()[:700])
+    (folder / "not-a-doc.docx").write_bytes(b"PK\x03\x04 this is not really a zip")
+    with pytest.raises(IngestError, match="password-protected"):
+        load(SourceFile(folder / "protected.docx", "protected.docx"))
+    report = ingest([folder], settings_for(tmp_path, embed_backend="hash"))
+    errors = {Path(f["path"]).name: f["error"] for f in report.failed}
+    assert set(errors) == {"protected.docx", "truncated.docx", "not-a-doc.docx"}
+    for error in errors.values():
+        assert "\n" not in error and "Traceback" not in error, error
+        assert "Word file" in error, error
+    assert "password" in errors["protected.docx"]
+
+
+def test_table_rows_carry_their_headers() -> None:
+    table = [["State", "Incidents", "Cleared"], ["Texas", "35", "12"], ["Ohio", "", "4"], ["State", "Incidents", "Cleared"],
+             ["Utah", "7", "1"]]
+    assert row_lines(table) == ["State: Texas; Incidents: 35; Cleared: 12.", "State: Ohio; Cleared: 4.",
+                                "State: Utah; Incidents: 7; Cleared: 1."]
+    assert row_lines([["Only", "a header"], ["one", "row"]]) == []
+    assert looks_tabular("\n".join(f"Row {i} {i * 3}" for i in range(8)))
+    assert not looks_tabular("A paragraph of prose.\nAnother line of prose without figures.")
+
+
+SCAN_PAGES = ((TOOLKIT, 20), (TOOLKIT, 22))  # 1-based pages of the shared corpus made into a scan
+
+
+def _image_only_pdf(pages: tuple[tuple[str, int], ...], dest: Path) -> list[str]:
+    """Render real corpus pages to images and save them as a PDF with no text layer; return their texts."""
+    import pypdfium2 as pdfium
+
+    from ingest.load import _read_pdf
+
+    images, texts = [], []
+    for name, page in pages:
+        pdf = pdfium.PdfDocument(str(CORPUS / "pdf" / name))
+        images.append(pdf[page - 1].render(scale=200 / 72).to_pil().convert("RGB"))
+        pdf.close()
+        texts.append(_read_pdf(CORPUS / "pdf" / name)[0][page - 1])
+    images[0].save(dest, save_all=True, append_images=images[1:], resolution=200.0)
+    return texts
+
+
+@needs_shared
+def test_scanned_pages_are_read_by_ocr_and_cited(tmp_path: Path) -> None:
+    if not ocr.available():
+        unavailable("tesseract is not installed (make ocr)")
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    truths = _image_only_pdf(SCAN_PAGES, folder / "toolkit-scan.pdf")
+    doc = load(SourceFile(folder / "toolkit-scan.pdf", "toolkit-scan.pdf"))
+    assert [p.metadata.get("ocr") for p in doc.pages] == [True, True]
+    rates = [ocr.character_error_rate(p.text, t) for p, t in zip(doc.pages, truths, strict=True)]
+    print(f"OCR character error rate per page: {', '.join(f'{r:.3f}' for r in rates)}")
+    assert max(rates) < 0.05, rates
+
+    settings = settings_for(tmp_path, embed_backend="hash")
+    report = ingest([folder], settings)
+    assert not report.failed, report.failed
+    with Lantern.open(settings=settings) as lantern:
+        hits = lantern.retrieve("Can children living with their parents or guardians still be exploited?", top_k=5)
+        assert (hits[0].chunk.source, hits[0].chunk.page) == ("toolkit-scan.pdf", 2)
+        assert hits[0].chunk.metadata.get("ocr") is True
+        phone = lantern.retrieve("ICTG Service phoneline number", top_k=5)[0].chunk
+        assert phone.page == 1 and "0800 043 4303" in phone.text
