@@ -23,17 +23,20 @@ _CITATION = re.compile(
 )
 _AUTHOR_YEAR = re.compile(
     r"^(?:\d{1,3}\s+)?(?:[A-Z][\w'’-]+,\s+(?:[A-Z]\.\s?){1,3}|"  # Surname, I.
-    r"[A-Z][\w'’-]+(?:\s+(?:and|&)\s+[A-Z][\w'’-]+)?,?\s+\(?(?:19|20)\d{2}[a-z]?\)?[.:,])"  # Name (2013).
+    r"[A-Z][\w'’-]+(?:\s+(?:and|&)\s+[A-Z][\w'’-]+)?,?\s+"
+    r"(?:\(?(?:19|20)\d{2}[a-z]?\)?[.:,]|\((?:19|20)\d{2}[a-z]?\)\s+[A-Z]))"  # Name, 2013: / Name (2013) Title
 )
 _TOC = re.compile(r"\.\.\.|…|\s\.{3,}")
 _TRAILING_PAGE = re.compile(r"^[^.!?]{3,90}?\s\d{1,3}$")
 _BOILERPLATE = re.compile(
     r"^(?:download\b|read more\b|click here\b|page \d+(?: of \d+)?$|back to top\b|share this\b|"
-    r"subscribe\b|print this\b|follow us\b)|all rights reserved|©",
+    r"subscribe\b|print this\b|follow us\b|(?:sources?|notes?|references?|photo|image|credit)\s*:)|"
+    r"all rights reserved|©",
     re.IGNORECASE,
 )
 _FOOTNOTE_DIGITS = re.compile(r"(?<=[a-z\)\]’”'\"])(?:(?<=[a-z]{3})|(?<=[)\]’”'\"]))([.,;:]?)\d{1,3}(?=[\s.,;:)]|$)")
 _CAPS_RUN = re.compile(r"^(?:[A-Z][A-Z’'&,-]+\s+){2,}(?=[A-Z][a-z])")
+_ENUMERATOR = re.compile(r"^\s*(?:\(?\d{1,3}(?:\.\d+)*[.)]?|\(?[a-z][.)]|[ivx]+[.)])\s*$")
 _END = ".!?:;\"”’)"
 
 
@@ -69,7 +72,10 @@ def strip_footnote_digits(text: str) -> str:
 def is_reference(text: str) -> bool:
     """A bibliography or footnote reference entry rather than a statement."""
     t = " ".join(text.split())
-    if _CITATION.search(t) or _AUTHOR_YEAR.match(t):
+    if _CITATION.search(t):
+        return True
+    first = re.sub(r"^\d+\s+", "", t).split(" ", 1)[0].lower()
+    if _AUTHOR_YEAR.match(t) and first not in stopwords("en"):
         return True
     if _URL.search(t):
         rest = _URL.sub(" ", t)
@@ -78,11 +84,21 @@ def is_reference(text: str) -> bool:
     return False
 
 
+def is_title_run(text: str) -> bool:
+    """Title-page or banner text run together: long, unpunctuated, mostly capitalised words."""
+    tokens = [w for w in text.split() if w[:1].isalpha()]
+    if len(tokens) < 12 or text.rstrip()[-1:] in _END:
+        return False
+    capitalised = sum(w[0].isupper() for w in tokens if w.lower() not in stopwords("en"))
+    content = sum(w.lower() not in stopwords("en") for w in tokens) or 1
+    return capitalised / content > 0.6
+
+
 def is_contents(line: str) -> bool:
     """A table-of-contents line: dot leaders, or a title ending in a page number."""
     t = line.strip()
     return bool(_TOC.search(t)) or (bool(_TRAILING_PAGE.match(t)) and not re.search(r"[.,;]\s", t)
-                                    and len(numbers(t)) == 1 and t[:1].isupper())
+                                    and len(numbers(t)) <= 2 and t[:1].isalnum())
 
 
 def is_boilerplate(line: str) -> bool:
@@ -108,6 +124,13 @@ def is_heading(line: str, before: str | None, after: str | None) -> bool:
     return True
 
 
+def _stands_alone(before: str | None, after: str | None, done: list[tuple[int, int, str]]) -> bool:
+    """A line that neither continues the sentence above nor runs on into the line below."""
+    if after is not None and after.strip()[:1].islower():
+        return False
+    return before is None or not before.strip() or before.rstrip()[-1] in _END or (bool(done) and done[-1][2] != "text")
+
+
 def line_labels(text: str) -> list[tuple[int, int, str]]:
     """(start, end, label) of every non-blank line; labels: text, item, heading, question,
     reference, contents, boilerplate."""
@@ -120,9 +143,11 @@ def line_labels(text: str) -> list[tuple[int, int, str]]:
         after = raw[i + 1] if i + 1 < len(raw) else None
         if not line.strip():
             continue
-        if is_boilerplate(line):
+        if is_boilerplate(line) or _ENUMERATOR.match(line):
             label = "boilerplate"
-        elif is_contents(line):
+        elif line.lstrip().startswith("#"):
+            label = "heading"
+        elif is_contents(line) and (_TOC.search(line) or _stands_alone(before, after, out)):
             label = "contents"
         elif BULLET.match(line):
             label = "question" if line.rstrip().endswith("?") else "item"
@@ -165,7 +190,7 @@ def units(text: str) -> list[Unit]:
         shown = clean(text[span.start:span.end])
         if shown.endswith("?"):
             kind = "question"
-        elif is_reference(shown) or is_boilerplate(shown):
+        elif is_reference(shown) or is_boilerplate(shown) or is_title_run(shown):
             kind = "skip"
         else:
             kind = "sentence"
@@ -198,6 +223,7 @@ def units(text: str) -> list[Unit]:
 
 def _list_units(text: str, run: list[tuple[int, int]], lead: Unit | None, context: str) -> list[Unit]:
     items = [Unit(s, e, (clean(text[s:e]),), "item", (lead.text if lead else context)) for s, e in run]
+    items = [i for i in items if not i.text.endswith("?")]  # a list of questions asks, it does not answer
     if len(items) < 2:
         return items
     kept = items[:_MAX_ITEMS]
