@@ -53,6 +53,7 @@ MAX_WORDS = 120  # an answer's length, unless the list that answers it needs mor
 MAX_LIST_WORDS = 260
 TYPE_BONUS = 0.08  # a unit holding the kind of token asked for (a figure for "how many")
 LIST_BONUS = 0.08  # a whole list for a question that asks for several things
+NEXT_LIST_CHARS = 250  # a list this close after the best sentence continues it
 
 
 @dataclass
@@ -83,11 +84,14 @@ def _usable(unit: Unit) -> bool:
     return 25 <= len(text) <= 900 and letters >= 0.5 * len(text) and len(text.split()) >= 5
 
 
-def _overlap(q_words: set[str], idf: dict[str, float], unit_words: set[str], context_words: set[str]) -> float:
+def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
+    """Weighted share of the question's words in the unit; words only in the heading or question
+    it sits under count half (in full for a list: its heading says what the list is)."""
+    unit_words, context_words = set(content_words(unit.text)), set(content_words(unit.context))
     weight = sum(idf[w] for w in q_words) or 1.0
     own = sum(idf[w] for w in q_words if w in unit_words)
     under = sum(idf[w] for w in q_words if w in context_words and w not in unit_words)
-    return (own + 0.5 * under) / weight
+    return (own + (1.0 if unit.kind == "list" else 0.5) * under) / weight
 
 
 def _candidates(hits: list[Hit]) -> list[_Candidate]:
@@ -115,7 +119,7 @@ def extractive_answer(
     q_words = set(content_words(question))
     idf = _idf([*q_words, *(w for p in asks.parts for w in content_words(p))], hits)
     for c in candidates:
-        c.lexical = _overlap(q_words, idf, set(content_words(c.unit.text)), set(content_words(c.unit.context)))
+        c.lexical = _overlap(q_words, idf, c.unit)
     keep = sorted(candidates, key=lambda c: c.lexical + 0.1 / (1 + c.hit_index), reverse=True)[:MAX_EMBEDDED]
     keep.sort(key=lambda c: (c.hit_index, c.unit.start))
     vectors = embedder.embed([_embed_text(c.unit) for c in keep])
@@ -138,7 +142,7 @@ def _bonus(asks: Asks, unit: Unit) -> float:
     if any(carries(kind, unit.text if unit.kind == "list" else shown) for kind in asks.kinds):
         bonus += TYPE_BONUS
     if unit.kind == "list":
-        bonus += LIST_BONUS if asks.wants_list else -LIST_BONUS
+        bonus += LIST_BONUS if asks.wants_list else 0.0
     if unit.text.rstrip().endswith(":") and unit.kind != "list":
         bonus -= LIST_BONUS  # a lead-in alone promises what it does not show
     return bonus
@@ -155,6 +159,12 @@ def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_C
         whole = next((c for c in ranked if c.unit.kind == "list" and c.overlaps(best)), None)
         best = whole or best
     chosen = [best]
+    if best.unit.kind == "sentence" and not asks.kinds and not asks.yes_no:
+        # a sentence that introduces the list right after it brings the list
+        after = [c for c in ranked if c.unit.kind == "list" and c.hit_index == best.hit_index
+                 and 0 <= c.unit.start - best.unit.end <= NEXT_LIST_CHARS]
+        if after:
+            chosen.append(min(after, key=lambda c: c.unit.start))
     budget = MAX_LIST_WORDS if best.unit.kind == "list" else MAX_WORDS
     length = _words(best)
     for c in ranked:
@@ -180,8 +190,7 @@ def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: lis
     part_asks = analyse(part)
     scores = []
     for k, c in enumerate(keep):
-        lex = _overlap(p_words, {w: idf.get(w, 1.0) for w in p_words}, set(content_words(c.unit.text)),
-                       set(content_words(c.unit.context)))
+        lex = _overlap(p_words, {w: idf.get(w, 1.0) for w in p_words}, c.unit)
         scores.append(0.55 * float(vectors[k] @ vec) + 0.45 * lex + _bonus(part_asks, c.unit))
     order = sorted(range(len(keep)), key=lambda k: scores[k], reverse=True)
     top = order[0]
@@ -211,8 +220,14 @@ def _render(chosen: list[_Candidate]) -> str:
     pieces: list[str] = []
     for c in chosen:
         for part in c.unit.parts:
+            held = ""
             for sentence in sentences(MARKER.sub("", part)) or [part]:
-                pieces.append(f"{' '.join(sentence.split())} [{c.hit_index + 1}]")
+                sentence = f"{held} {' '.join(sentence.split())}".strip()
+                if len(words(sentence)) < 2:  # "1." or "a)" alone: keep it with what it numbers
+                    held = sentence
+                    continue
+                held = ""
+                pieces.append(f"{sentence} [{c.hit_index + 1}]")
     return " ".join(pieces)
 
 
