@@ -40,7 +40,7 @@ _ASKS = {
 _LIST = re.compile(r"\b(?:what|which) (?:are the |were the |kinds? of |types? of |sorts? of |forms? of )?"
                    r"(?:\w+ ){0,2}?(\w{4,}s)\b|\bwhat (?:are|were) (?:the )?\w+|\blist\b|\bname the\b|"
                    r"\b(?:what|which) (?:\w+ )?(?:criteria|people|children|women|men|media|data)\b|\bin what (?:different )?ways\b|\bhow (?:should|can|could|must|do|does|to)\b")
-_NOT_PLURAL = re.compile(r"(?:ss|us|is|ous|ics|ness|ies?s)$")
+_NOT_PLURAL = re.compile(r"(?:ss|us|is|ous|ics|ness)$")
 _YES_NO = re.compile(r"^(?:is|are|does|do|did|can|could|must|should|may|has|have|had|was|were|will|would|shall)\b")
 _SECOND_PART = re.compile(
     r"(?:,\s*|\s+)(?:and|but)\s+(?=(?:what|which|how|when|where|who|whom|whose|why|whether|is|are|does|do|did|"
