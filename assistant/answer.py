@@ -11,6 +11,7 @@ client; the result then goes through the citation checker like any other answer.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -48,7 +49,8 @@ class Draft:
 
 # --- extractive -----------------------------------------------------------------------
 
-MAX_EMBEDDED = 28  # candidate units embedded per answer: embedding costs most of an answer's time
+EMBED_CHARS = 480
+MAX_EMBEDDED = 24  # candidate units embedded per answer: embedding costs most of an answer's time
 MAX_WORDS = 120  # an answer's length, unless the list that answers it needs more
 MAX_LIST_WORDS = 260
 TYPE_BONUS = 0.08  # a unit holding the kind of token asked for (a figure for "how many")
@@ -99,7 +101,8 @@ def _candidates(hits: list[Hit]) -> list[_Candidate]:
 
 
 def _embed_text(unit: Unit) -> str:
-    return (f"{unit.context}. " if unit.context else "") + unit.text[:600]
+    # short texts: a batch is padded to its longest member, and padding costs as much as words
+    return ((f"{unit.context[:120]}. " if unit.context else "") + unit.text)[:EMBED_CHARS]
 
 
 def extractive_answer(
@@ -215,6 +218,9 @@ def _with_antecedents(chosen: list[_Candidate], candidates: list[_Candidate]) ->
     return out
 
 
+_ENUMERATOR = re.compile(r"^\(?(?:\d{1,3}|[a-z]|[ivx]{1,4})[.)]$")
+
+
 def _render(chosen: list[_Candidate]) -> str:
     """Every sentence of every unit verbatim (as cleaned), each followed by its source's [n]."""
     pieces: list[str] = []
@@ -223,7 +229,9 @@ def _render(chosen: list[_Candidate]) -> str:
             held = ""
             for sentence in sentences(MARKER.sub("", part)) or [part]:
                 sentence = f"{held} {' '.join(sentence.split())}".strip()
-                if len(words(sentence)) < 2:  # "1." or "a)" alone: keep it with what it numbers
+                if _ENUMERATOR.match(sentence):  # "2." alone: a claim of its own to every reader
+                    continue
+                if len(words(sentence)) < 2:  # a fragment: keep it with what follows
                     held = sentence
                     continue
                 held = ""

@@ -145,3 +145,11 @@ def test_token_kinds_and_pointing_back() -> None:
     assert carries("date", "Since 1 October 2002 the law applies.")
     assert carries("duration", "The period lasts three months.")
     assert leans_back("These forms of exploitation are common.") and not leans_back("Theft is common.")
+
+
+def test_paragraph_numbers_are_not_shown_as_claims_of_their_own() -> None:
+    page = ("### Article 8\n1. National laws shall require that migrant domestic workers receive a written job offer. "
+            "2. The preceding paragraph shall not apply to workers who enjoy freedom of movement.")
+    text, _ = answer("What must migrant domestic workers receive before crossing borders?", page)
+    assert all(len(content_words(MARKER.sub("", c))) > 1 for c in claims(text)), text
+    assert "written job offer. [1]" in text
