@@ -20,8 +20,11 @@ import numpy as np
 
 from core.errors import EndpointError
 from core.settings import Settings
-from core.text import MARKER, Span, content_words, neutralise_markers, sentence_spans
+from core.text import MARKER, content_words, neutralise_markers, sentences, words
 from core.types import Citation, Hit
+
+from .compose import Asks, analyse, carries, leans_back
+from .spans import Unit, units
 
 NOT_FOUND = "NOT_IN_SOURCES"
 
@@ -46,11 +49,24 @@ class Draft:
 
 # --- extractive -----------------------------------------------------------------------
 
+EMBED_CHARS = 480
+MAX_EMBEDDED = 24  # candidate units embedded per answer: embedding costs most of an answer's time
+MAX_WORDS = 120  # an answer's length, unless the list that answers it needs more
+MAX_LIST_WORDS = 260
+TYPE_BONUS = 0.08  # a unit holding the kind of token asked for (a figure for "how many")
+LIST_BONUS = 0.08  # a whole list for a question that asks for several things
+NEXT_LIST_CHARS = 250  # a list this close after the best sentence continues it
+
+
 @dataclass
 class _Candidate:
     hit_index: int
-    span: Span
+    unit: Unit
+    lexical: float = 0.0
     score: float = 0.0
+
+    def overlaps(self, other: _Candidate) -> bool:
+        return self.hit_index == other.hit_index and self.unit.start < other.unit.end and other.unit.start < self.unit.end
 
 
 def _idf(words: list[str], hits: list[Hit]) -> dict[str, float]:
@@ -59,97 +75,168 @@ def _idf(words: list[str], hits: list[Hit]) -> dict[str, float]:
     return {w: math.log(1 + n / (1 + sum(w in d for d in docs))) + 0.5 for w in set(words)}
 
 
-def _usable(span: Span) -> bool:
-    """A sentence worth quoting: not a heading, a fragment, a table row or a contents line."""
-    text = span.text
+def _usable(unit: Unit) -> bool:
+    """Worth quoting: prose, not a fragment or a table row (a list item may be short)."""
+    text = unit.text
     letters = sum(c.isalpha() for c in text)
-    return (
-        30 <= len(text) <= 700
-        and letters >= 0.5 * len(text)
-        and "..." not in text
-        and not text.lstrip().startswith("#")
-        and len(text.split()) >= 6
-    )
+    if unit.kind == "item":
+        return len(words(text)) >= 2 and letters >= 0.5 * len(text)
+    if unit.kind == "list":
+        return True
+    return 25 <= len(text) <= 900 and letters >= 0.5 * len(text) and len(text.split()) >= 5
 
 
-_ITEM = re.compile(r"^\s*(?:[•▪●◦■□➢✓*–-]|\d{1,2}[.)]|[a-z][.)])\s")
-MAX_BLOCK = 700
-MAX_EMBEDDED = 24  # candidate sentences embedded per answer
+def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
+    """Weighted share of the question's words in the unit; words only in the heading or question
+    it sits under count half (in full for a list: its heading says what the list is)."""
+    unit_words, context_words = set(content_words(unit.text)), set(content_words(unit.context))
+    weight = sum(idf[w] for w in q_words) or 1.0
+    own = sum(idf[w] for w in q_words if w in unit_words)
+    under = sum(idf[w] for w in q_words if w in context_words and w not in unit_words)
+    return (own + (1.0 if unit.kind == "list" else 0.5) * under) / weight
 
 
-def list_blocks(text: str, spans: list[Span]) -> list[Span]:
-    """Runs of list items (with the line introducing them) as single verbatim spans, so a
-    "which indicators…" question can be answered by the list rather than one item."""
-    blocks: list[Span] = []
-    run: list[Span] = []
-    for span in [*spans, None]:
-        if span is not None and _ITEM.match(span.text):
-            run.append(span)
-            continue
-        if len(run) >= 2:
-            first = run[0]
-            intro = next((s for s in reversed(spans) if s.end <= first.start), None)
-            if intro is not None and intro.text.rstrip().endswith(":"):
-                first = intro
-            start, end = first.start, run[-1].end
-            while end - start > MAX_BLOCK and len(run) > 2:
-                run.pop()
-                end = run[-1].end
-            if end - start <= MAX_BLOCK:
-                blocks.append(Span(start, end, text[start:end]))
-        run = []
-    return blocks
+def _candidates(hits: list[Hit]) -> list[_Candidate]:
+    return [_Candidate(i, u) for i, hit in enumerate(hits) for u in units(hit.chunk.text) if _usable(u)]
+
+
+def _embed_text(unit: Unit) -> str:
+    # short texts: a batch is padded to its longest member, and padding costs as much as words
+    return ((f"{unit.context[:120]}. " if unit.context else "") + unit.text)[:EMBED_CHARS]
 
 
 def extractive_answer(
     question: str, hits: list[Hit], embedder, settings: Settings, question_vector: np.ndarray | None = None
 ) -> Draft:
-    """Pick the best sentences of the retrieved chunks, verbatim, each with its [n]."""
-    q_words = content_words(question)
-    idf = _idf(q_words, hits)
-    q_weight = sum(idf[w] for w in set(q_words)) or 1.0
-    candidates: list[_Candidate] = []
-    for i, hit in enumerate(hits):
-        spans = sentence_spans(hit.chunk.text)
-        for span in spans + list_blocks(hit.chunk.text, spans):
-            if _usable(span):
-                candidates.append(_Candidate(i, span))
+    """The units of the retrieved chunks that answer the question, verbatim, each with its [n].
+
+    A figure, date, name or definition question prefers the sentence holding one; a question
+    asking for several things gets the whole list under its lead-in; each part of a two-part
+    question gets its own best unit; a sentence that opens with "This…"/"They…" brings the
+    sentence it points back to.
+    """
+    asks = analyse(question)
+    candidates = _candidates(hits)
     if not candidates:
         return Draft("", [], abstained=True)
-    lexical: dict[int, float] = {}
-    for k, c in enumerate(candidates):
-        words = set(content_words(c.span.text))
-        lexical[k] = sum(idf[w] for w in set(q_words) if w in words) / q_weight
-    # embedding every sentence costs most of an answer's time: only the most promising are
-    # embedded (by word overlap, with the best-ranked passages' sentences kept in)
-    keep = sorted(range(len(candidates)), key=lambda k: lexical[k] + 0.1 / (1 + candidates[k].hit_index), reverse=True)
-    candidates = [candidates[k] for k in sorted(keep[:MAX_EMBEDDED])]
-    lexical_kept = [lexical[k] for k in sorted(keep[:MAX_EMBEDDED])]
-    vectors = embedder.embed([c.span.text for c in candidates])
+    q_words = set(content_words(question))
+    idf = _idf([*q_words, *(w for p in asks.parts for w in content_words(p))], hits)
+    for c in candidates:
+        c.lexical = _overlap(q_words, idf, c.unit)
+    keep = sorted(candidates, key=lambda c: c.lexical + 0.1 / (1 + c.hit_index), reverse=True)[:MAX_EMBEDDED]
+    keep.sort(key=lambda c: (c.hit_index, c.unit.start))
+    vectors = embedder.embed([_embed_text(c.unit) for c in keep])
     q_vec = question_vector if question_vector is not None else embedder.embed([question])[0]
-    semantic = vectors @ q_vec
-    for c, sem, lex in zip(candidates, semantic, lexical_kept, strict=True):
-        c.score = 0.55 * float(sem) + 0.45 * lex + 0.04 / (1 + c.hit_index)
-    chosen: list[_Candidate] = []
-    length = 0
-    for c in sorted(candidates, key=lambda c: c.score, reverse=True):
-        if len(chosen) >= settings.answer_sentences:
+    for c, sem in zip(keep, vectors @ q_vec, strict=True):
+        c.score = 0.55 * float(sem) + 0.45 * c.lexical + 0.04 / (1 + c.hit_index) + _bonus(asks, c.unit)
+    ranked = sorted(keep, key=lambda c: c.score, reverse=True)
+    chosen = _choose(ranked, asks, settings)
+    if len(asks.parts) > 1:
+        part_vectors = embedder.embed(list(asks.parts))
+        for part, vec in zip(asks.parts, part_vectors, strict=True):
+            _answer_part(part, vec, keep, chosen, vectors, idf, asks)
+    chosen = _with_antecedents(chosen, candidates)
+    return Draft(_render(chosen), [])
+
+
+def _bonus(asks: Asks, unit: Unit) -> float:
+    bonus = 0.0
+    shown = unit.parts[0] if unit.kind == "list" else unit.text
+    if any(carries(kind, unit.text if unit.kind == "list" else shown) for kind in asks.kinds):
+        bonus += TYPE_BONUS
+    if unit.kind == "list":
+        bonus += LIST_BONUS if asks.wants_list else 0.0
+    if unit.text.rstrip().endswith(":") and unit.kind != "list":
+        bonus -= LIST_BONUS  # a lead-in alone promises what it does not show
+    return bonus
+
+
+def _words(c: _Candidate) -> int:
+    return len(c.unit.text.split())
+
+
+def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_Candidate]:
+    best = ranked[0]
+    if best.unit.text.endswith(":") or best.unit.kind == "item":
+        # a lead-in or one item of a list: the list itself answers, when it was found
+        whole = next((c for c in ranked if c.unit.kind == "list" and c.overlaps(best)), None)
+        best = whole or best
+    chosen = [best]
+    if best.unit.kind == "sentence" and not asks.kinds and not asks.yes_no:
+        # a sentence that introduces the list right after it brings the list
+        after = [c for c in ranked if c.unit.kind == "list" and c.hit_index == best.hit_index
+                 and 0 <= c.unit.start - best.unit.end <= NEXT_LIST_CHARS]
+        if after:
+            chosen.append(min(after, key=lambda c: c.unit.start))
+    budget = MAX_LIST_WORDS if best.unit.kind == "list" else MAX_WORDS
+    length = _words(best)
+    for c in ranked:
+        if len(chosen) >= settings.answer_sentences or c.score < 0.7 * ranked[0].score:
             break
-        if chosen and c.score < 0.6 * chosen[0].score:
-            break
-        words = set(content_words(c.span.text))
-        if any(_jaccard(words, set(content_words(o.span.text))) > 0.6 for o in chosen):
+        if c in chosen or any(c.overlaps(o) for o in chosen) or c.unit.text.endswith(":"):
             continue
-        if any(o.hit_index == c.hit_index and o.span.start < c.span.end and c.span.start < o.span.end for o in chosen):
-            continue  # a list block and one of its own items
-        if chosen and length + len(c.span.text) > settings.answer_chars:
+        if any(_jaccard(set(content_words(c.unit.text)), set(content_words(o.unit.text))) > 0.6 for o in chosen):
+            continue
+        if length + _words(c) > max(budget if c.unit.kind != "list" else MAX_LIST_WORDS, 0):
             continue
         chosen.append(c)
-        length += len(c.span.text)
-    chosen.sort(key=lambda c: (c.hit_index, c.span.start))
-    # markers name the retrieved source (1-based); the citation checker renumbers them
-    parts = [f"{' '.join(MARKER.sub('', c.span.text).split())} [{c.hit_index + 1}]" for c in chosen]
-    return Draft(" ".join(parts), [])
+        length += _words(c)
+    return chosen
+
+
+def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: list[_Candidate],
+                 vectors: np.ndarray, idf: dict[str, float], asks: Asks) -> None:
+    """Make sure one part of a two-part question has its own unit in the answer."""
+    p_words = set(content_words(part))
+    if not p_words:
+        return
+    part_asks = analyse(part)
+    scores = []
+    for k, c in enumerate(keep):
+        lex = _overlap(p_words, {w: idf.get(w, 1.0) for w in p_words}, c.unit)
+        scores.append(0.55 * float(vectors[k] @ vec) + 0.45 * lex + _bonus(part_asks, c.unit))
+    order = sorted(range(len(keep)), key=lambda k: scores[k], reverse=True)
+    top = order[0]
+    if keep[top] in chosen or any(keep[top].overlaps(o) for o in chosen):
+        return
+    if sum(_words(o) for o in chosen) + _words(keep[top]) > MAX_LIST_WORDS:
+        return
+    chosen.append(keep[top])
+
+
+def _with_antecedents(chosen: list[_Candidate], candidates: list[_Candidate]) -> list[_Candidate]:
+    """Each unit that opens by pointing back ("This…") is preceded by the sentence it points to."""
+    out: list[_Candidate] = []
+    for c in chosen:
+        if leans_back(c.unit.parts[0]):
+            before = [o for o in candidates if o.hit_index == c.hit_index and o.unit.kind == "sentence"
+                      and o.unit.end <= c.unit.start]
+            prev = max(before, key=lambda o: o.unit.end, default=None)
+            if prev is not None and not any(prev.overlaps(o) for o in chosen + out):
+                out.append(prev)
+        out.append(c)
+    return out
+
+
+_ENUMERATOR = re.compile(r"^\(?(?:\d{1,3}|[a-z]|[ivx]{1,4})[.)]$")
+
+
+def _render(chosen: list[_Candidate]) -> str:
+    """Every sentence of every unit verbatim (as cleaned), each followed by its source's [n]."""
+    pieces: list[str] = []
+    for c in chosen:
+        for part in c.unit.parts:
+            held = ""
+            for sentence in sentences(MARKER.sub("", part)) or [part]:
+                sentence = f"{held} {' '.join(sentence.split())}".strip()
+                if _ENUMERATOR.match(sentence):  # "2." alone: a claim of its own to every reader
+                    continue
+                if len(words(sentence)) < 2:  # a fragment: keep it with what follows
+                    held = sentence
+                    continue
+                held = ""
+                pieces.append(f"{sentence} [{c.hit_index + 1}]")
+    return " ".join(pieces)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
