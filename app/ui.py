@@ -31,7 +31,7 @@ This module only wires Gradio: the layout and thin event handlers. What they do 
 `app.ui_logic` (one `LanternUI` shared by every session: asking, feedback, uploads), the
 HTML in `app.ui_render`, and the styles in `app/ui.css`. Nothing is fetched from the
 internet: Gradio's analytics are off and its default theme's fonts are bundled. Gradio's
-"Use via API" and settings links show only with `LANTERN_UI_DEBUG=1`.
+"Use via API" and settings links show only with the `ui_debug` setting (`LANTERN_UI_DEBUG=1`).
 
 Gradio is imported only inside `build_app` (it takes ~2 s), after `offline_environment()`
 has switched the telemetry off. There is no `from __future__ import annotations` here on
@@ -41,7 +41,6 @@ is not; evaluated when each handler is defined inside `build_app`, they are real
 """
 
 import json
-import os
 from collections.abc import Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -56,7 +55,6 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 8  # answers are ~0.1 s of CPU each offline; an LLM call mostly waits
 ANY = ""  # the "no filter" value of the filter dropdowns
 
-DEBUG_ENV = "LANTERN_UI_DEBUG"  # "1": show Gradio's "Use via API" and settings links in the footer
 CONVERSATION_KEY = "lantern-conversation"  # the browser's localStorage key for the chat
 
 # "Copy answer": the last answer's plain text, with the app's own links made absolute
@@ -298,8 +296,7 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, **kw: 
     app_kwargs["routes"] = [*(app_kwargs.get("routes") or []), *ui.routes()]
     kw.setdefault("max_file_size", settings.max_upload_mb * 2 * 1024 * 1024)  # our check names the file below 2×
     kw.setdefault("ssr_mode", False)  # no Node server
-    debug = os.environ.get(DEBUG_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
-    kw.setdefault("footer_links", ["api", "settings"] if debug else [])
+    kw.setdefault("footer_links", ["api", "settings"] if settings.ui_debug else [])
     kw.setdefault("css", stylesheet())
     kw.setdefault("head", HEAD)
     demo.launch(server_name=host, server_port=port, app_kwargs=app_kwargs, mcp_server=False, pwa=False, **kw)

@@ -59,6 +59,7 @@ class Settings:
     llm_check_citations: bool = _setting(False, "ask the LLM to confirm each cited sentence (after the lexical check)", topic="llm")
     chat_memory_turns: int = _setting(6, "turns a conversation remembers", topic="chat")
     max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB", topic="ui")
+    ui_debug: bool = _setting(False, "show Gradio's developer links (Use via API, settings) in the UI footer", topic="ui")
     serve_host: str = _setting("127.0.0.1", "address `lantern serve` and `lantern mcp --http` listen on", topic="serve")
     serve_port: int = _setting(8000, "port `lantern serve` and `lantern mcp --http` listen on", topic="serve")
     api_keys: str = _setting("", "comma-separated API keys the HTTP servers accept as Bearer tokens "
