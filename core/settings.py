@@ -46,6 +46,10 @@ class Settings:
     embed_batch: int = _setting(8, "passages per embedding batch", topic="embed")
     chunk_size: int = _setting(200, "chunk size in embedding-model tokens (MiniLM reads 256)", topic="chunk")
     chunk_overlap: int = _setting(0, "tokens shared by neighbouring chunks", topic="chunk")
+    pdf_tables: bool = _setting(
+        False, "add each row of a table found on a PDF page as a line with its column headers (pdfplumber; "
+        "slower ingest; applies to files ingested after it is set)", topic="chunk",
+    )
     top_k: int = _setting(5, "number of sources an answer draws on", topic="search")
     fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"), topic="search")
     answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES, topic="answer")

@@ -131,15 +131,16 @@ def manifest_entry(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load(sf: SourceFile) -> LoadedDocument:
-    """Load one file into cleaned pages; raises IngestError with the reason."""
+def load(sf: SourceFile, tables: bool = False) -> LoadedDocument:
+    """Load one file into cleaned pages; raises IngestError with the reason. `tables`: add the
+    rows of tables found on tabular-looking PDF pages (the `pdf_tables` setting)."""
     suffix = sf.path.suffix.lower()
     extras: list[dict[str, Any]] = [{}]  # per page: metadata, and "rows" to append after cleaning
     if sf.text is not None:
         raw_pages, meta = [sf.text], {"doc_type": "text"}
         labels: list[str | None] = [None]
     elif suffix in PDF_SUFFIXES:
-        raw_pages, labels, meta, extras = _read_pdf(sf.path)
+        raw_pages, labels, meta, extras = _read_pdf(sf.path, tables)
     elif suffix in TEXT_SUFFIXES | HTML_SUFFIXES:
         raw_pages, meta = _read_text_like(sf.path)
         labels = [None]
@@ -175,7 +176,7 @@ def _title_from_name(path: Path) -> str:
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
 
 
-def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]]]:
+def _read_pdf(path: Path, tables: bool = False) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]]]:
     """Page texts, page labels, document metadata, and per page: table rows and OCR marks."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
@@ -213,7 +214,7 @@ def _read_pdf(path: Path) -> tuple[list[str], list[str | None], dict[str, Any], 
     if sum(len(t.strip()) for t in texts) < MIN_PDF_CHARS:
         hint = "install tesseract-ocr (make setup) to read it" if not ocr.available() else "OCR found no text either"
         raise IngestError(name, f"no extractable text on any of its {n} page(s): image-only or scanned PDF ({hint})")
-    for i, rows in pdf_table_rows(path, texts).items():
+    for i, rows in (pdf_table_rows(path, texts) if tables else {}).items():
         if i not in read:
             extras[i]["rows"] = rows
     meta: dict[str, Any] = {"doc_type": "pdf"}

@@ -181,6 +181,20 @@ def test_table_rows_carry_their_headers() -> None:
     assert not looks_tabular("A paragraph of prose.\nAnother line of prose without figures.")
 
 
+@needs_shared
+def test_pdf_table_rows_only_when_asked() -> None:
+    """pdf_tables is off by default: on the shared corpus it slowed a cold ingest and did not help
+    retrieval (see the README); on, a table page gains header-labelled row lines."""
+    source = SourceFile(CORPUS / "pdf" / "fbi-ucr-human-trafficking-2014.pdf", "fbi.pdf")
+    plain = load(source)
+    with_rows = load(source, tables=True)
+    added = [q.text[len(p.text):] for p, q in zip(plain.pages, with_rows.pages, strict=True) if q.text.startswith(p.text)
+             and len(q.text) > len(p.text)]
+    rows = [line for extra in added for line in extra.splitlines() if line.count("; ") >= 2]
+    assert len(added) >= 2 and len(rows) >= 20
+    assert any(line.startswith("Table 2: Texas; ") for line in rows)  # a row keeps its table's name
+
+
 SCAN_PAGES = ((TOOLKIT, 20), (TOOLKIT, 22))  # 1-based pages of the shared corpus made into a scan
 
 
