@@ -231,7 +231,8 @@ class Lantern:
         yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
 
     def _evidence(self, question: str, result: SearchResult) -> Evidence:
-        return gather_evidence(question, result.hits, result.dense_scores, result.keyword_scores, result.english)
+        return gather_evidence(question, result.hits, result.dense_scores, result.keyword_scores, result.english,
+                               result.pool)
 
 
 class Stream:

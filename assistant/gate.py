@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.text import all_stopwords, normalise_number, numbers
-from core.types import Hit
+from core.types import Chunk, Hit
 
 from .fitted import FITTED, AbstainModel
 
-FEATURES = ("dense_best", "dense_margin", "keyword_best", "keyword_margin", "missing_share", "missing_any",
-            "number_missing", "foreign")
+FEATURES = ("dense_best", "dense_margin", "keyword_best", "keyword_margin", "missing_share", "pool_missing_share",
+            "pool_missing_numbers", "pool_missing_names", "number_missing", "foreign")
 # General English framing of a question that asks for a figure.
 _WANTS_NUMBER = re.compile(
     r"\b(?:how\s+(?:many|much|long|old|often|large)|what\s+(?:percentage|proportion|share|number|fraction|"
@@ -37,7 +37,8 @@ class Evidence:
     """What the gate saw: the question's constraint terms, those missing from the hits, the features."""
 
     key_terms: list[str] = field(default_factory=list)
-    missing_terms: list[str] = field(default_factory=list)
+    missing_terms: list[str] = field(default_factory=list)  # from the hits an answer draws on
+    pool_missing_terms: list[str] = field(default_factory=list)  # from every candidate retrieved
     features: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -46,6 +47,7 @@ class Evidence:
 
     def as_dict(self) -> dict:
         return {"key_terms": self.key_terms, "missing_terms": self.missing_terms,
+                "pool_missing_terms": self.pool_missing_terms,
                 "features": {k: round(v, 4) for k, v in self.features.items()}}
 
 
@@ -53,7 +55,7 @@ def key_terms(question: str) -> list[str]:
     """Numbers (years too), capitalised names and acronyms of the question, in order, once each.
 
     The first word is skipped (it is capitalised anyway), and so are function words of any
-    language Lantern reads ("What", "Wat", "Quel").
+    language Lantern reads ("What", "Wer").
     """
     terms = [m.group(0).rstrip(".,") for m in re.finditer(r"\b\d[\d,.]*\d\b|\b\d\b", question)]
     stop = all_stopwords()
@@ -97,17 +99,23 @@ def wants_number(question: str) -> bool:
     return _WANTS_NUMBER.search(question) is not None
 
 
-def gather_evidence(
-    question: str, hits: Sequence[Hit], dense_scores: Sequence[float], keyword_scores: Sequence[float] = (),
-    english: bool = True,
-) -> Evidence:
-    """The gate's features for one question: scores of the best candidates (best first) and
-    what the retrieved passages (with their titles and publishers) say about its terms."""
-    text = " ".join(f"{h.chunk.title} {h.chunk.metadata.get('publisher', '')} {h.chunk.text}" for h in hits)
-    terms = key_terms(question)
+def _missing(terms: list[str], chunks: Sequence[Chunk]) -> tuple[list[str], set[str]]:
+    """The terms no chunk (with its title and publisher) mentions, and the numbers they state."""
+    text = " ".join(f"{c.title} {c.metadata.get('publisher', '')} {c.text}" for c in chunks)
     text_numbers = numbers(text)
     initials = acronyms(text)
-    missing = [t for t in terms if not present(t, text, text_numbers, initials)]
+    return [t for t in terms if not present(t, text, text_numbers, initials)], text_numbers
+
+
+def gather_evidence(
+    question: str, hits: Sequence[Hit], dense_scores: Sequence[float], keyword_scores: Sequence[float] = (),
+    english: bool = True, pool: Sequence[Chunk] | None = None,
+) -> Evidence:
+    """The gate's features for one question: scores of the best candidates (best first), and
+    what the hits and the whole candidate pool (the hits when None) say about its terms."""
+    terms = key_terms(question)
+    missing, text_numbers = _missing(terms, [h.chunk for h in hits])
+    pool_missing = _missing(missing, pool)[0] if pool is not None else missing
     d = sorted(dense_scores, reverse=True) + [0.0, 0.0]
     k = sorted(keyword_scores, reverse=True) + [0.0, 0.0]
     passage_numbers = {n for n in text_numbers if not re.fullmatch(r"(?:19|20)\d\d", n)}  # a figure, not a year
@@ -117,11 +125,13 @@ def gather_evidence(
         "keyword_best": math.log1p(max(k[0], 0.0)),
         "keyword_margin": (k[0] - k[1]) / k[0] if k[0] > 0 else 0.0,
         "missing_share": len(missing) / len(terms) if terms else 0.0,
-        "missing_any": float(bool(missing)),
+        "pool_missing_share": len(pool_missing) / len(terms) if terms else 0.0,
+        "pool_missing_numbers": float(sum(t[0].isdigit() for t in pool_missing)),
+        "pool_missing_names": float(sum(not t[0].isdigit() for t in pool_missing)),
         "number_missing": float(wants_number(question) and not passage_numbers),
         "foreign": 0.0 if english else 1.0,
     }
-    return Evidence(terms, missing, features)
+    return Evidence(terms, missing, pool_missing, features)
 
 
 def abstain_probability(evidence: Evidence, model: AbstainModel | None = None) -> float:
@@ -139,10 +149,11 @@ def should_abstain(evidence: Evidence, min_score: float = 0.0, model: AbstainMod
 
 def abstain_reason(evidence: Evidence) -> str:
     """Why the gate declined, in general words a reader can check against the sources."""
-    if evidence.missing_terms:
-        names = evidence.missing_terms
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-        return f"nothing retrieved mentions {listed}"
+    for terms, lead in ((evidence.pool_missing_terms, "nothing retrieved mentions"),
+                        (evidence.missing_terms, "the passages closest to the question do not mention")):
+        if terms:
+            listed = terms[0] if len(terms) == 1 else ", ".join(terms[:-1]) + " or " + terms[-1]
+            return f"{lead} {listed}"
     if evidence.features.get("number_missing"):
         return "the question asks for a figure and no passage retrieved states one"
     return "no passage retrieved is close enough to the question"

@@ -95,6 +95,7 @@ class SearchResult:
     query_vector: np.ndarray | None
     dense_scores: list[float] = field(default_factory=list)  # best first: cosines of the first few
     keyword_scores: list[float] = field(default_factory=list)  # best first: BM25 scores of the first few
+    pool: list[Chunk] = field(default_factory=list)  # the fused candidates the hits were merged from
 
 
 class Retriever:
@@ -169,7 +170,8 @@ class Retriever:
             hit.rank = rank
         best = max((s for _, s in dense), default=0.0)
         top_dense = sorted((s for _, s in dense), reverse=True)[:3]
-        return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]])
+        pool = [chunks[cid] for cid, _ in fused[: top_k * 4] if cid in chunks]
+        return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]], pool)
 
     def dense(self, vector: np.ndarray, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) from Chroma, with the filter as a `where` clause."""

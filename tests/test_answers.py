@@ -201,11 +201,13 @@ def test_unanswerable_question_is_declined_with_nearest_sources(offline: Lantern
     assert answer.text == ABSTAIN_TEXT
     assert answer.citations == [] and "[" not in answer.text
     assert answer.retrieved and answer.retrieved[0].chunk.source == FBI  # the nearest report is still shown
+    assert answer.abstain_reason == "nothing retrieved mentions 2019"  # the report covers 2014
+    assert answer.to_dict()["abstain_reason"] == answer.abstain_reason
 
 
 def test_the_same_question_about_a_year_the_report_covers_is_answered(offline: Lantern) -> None:
     answer = offline.ask("How many human trafficking offenses were reported in 2014?")
-    assert not answer.abstained
+    assert not answer.abstained and answer.abstain_reason is None
     assert answer.citations and answer.citations[0].source == FBI
 
 
@@ -262,6 +264,7 @@ def test_filter_matching_nothing_abstains_with_a_clear_text(offline: Lantern) ->
     answer = offline.ask("What are the indicators of forced labour?", filters={"publisher": "Nonexistent Agency"})
     assert answer.abstained and answer.text == NO_MATCH_TEXT
     assert answer.citations == [] and answer.retrieved == []
+    assert answer.abstain_reason == "no document matches the filters"
 
 
 # --------------------------------------------------------------------------- index freshness
