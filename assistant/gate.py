@@ -23,7 +23,12 @@ from core.types import Chunk, Hit
 from .fitted import FITTED, AbstainModel
 
 FEATURES = ("dense_best", "dense_margin", "keyword_best", "keyword_margin", "missing_share", "pool_missing_share",
-            "pool_missing_numbers", "pool_missing_names", "number_missing", "foreign")
+            "pool_missing_numbers", "pool_missing_names", "number_missing")
+# No language feature: the gold sets hold no unanswerable question that is not in English, so a
+# fitted language weight would only learn "always answer those" (it did: −1.9, and let a Dutch
+# question about a country and year no document covers through). Instead a question not in
+# English is held to its language-neutral terms only (numbers, acronyms): its names may be
+# translated ("Birmanie" for "Burma") and would read as missing.
 # General English framing of a question that asks for a figure.
 _WANTS_NUMBER = re.compile(
     r"\b(?:how\s+(?:many|much|long|old|often|large)|what\s+(?:percentage|proportion|share|number|fraction|"
@@ -113,7 +118,7 @@ def gather_evidence(
 ) -> Evidence:
     """The gate's features for one question: scores of the best candidates (best first), and
     what the hits and the whole candidate pool (the hits when None) say about its terms."""
-    terms = key_terms(question)
+    terms = [t for t in key_terms(question) if english or t[0].isdigit() or t.isupper()]
     missing, text_numbers = _missing(terms, [h.chunk for h in hits])
     pool_missing = _missing(missing, pool)[0] if pool is not None else missing
     d = sorted(dense_scores, reverse=True) + [0.0, 0.0]
@@ -129,7 +134,6 @@ def gather_evidence(
         "pool_missing_numbers": float(sum(t[0].isdigit() for t in pool_missing)),
         "pool_missing_names": float(sum(not t[0].isdigit() for t in pool_missing)),
         "number_missing": float(wants_number(question) and not passage_numbers),
-        "foreign": 0.0 if english else 1.0,
     }
     return Evidence(terms, missing, pool_missing, features)
 
