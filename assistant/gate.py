@@ -2,7 +2,8 @@
 
 A small logistic regression (coefficients and operating point in assistant/fitted.json,
 fitted out-of-fold by bench/fit.py) weighs general evidence:
-- how close the best passages are (dense cosine, BM25 score) and how far ahead of the next,
+- how close the best passages are (dense cosine) and how far ahead of the next (dense, and
+  keyword as a share of the best keyword score: never a raw BM25 score, which grows with the store),
 - whether the question's constraint terms (years, numbers, capitalised names, acronyms)
   occur, as whole words, in what was retrieved: a near-miss question asks about a year,
   place or body the retrieved text never mentions,
@@ -12,7 +13,6 @@ When it abstains, `reason` says why in words a reader can check.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,8 +22,13 @@ from core.types import Chunk, Hit
 
 from .fitted import FITTED, AbstainModel
 
-FEATURES = ("dense_best", "dense_margin", "keyword_best", "keyword_margin", "missing_share", "pool_missing_share",
-            "pool_missing_numbers", "pool_missing_names", "number_missing")
+FEATURES = ("dense_best", "dense_margin", "keyword_margin", "pool_missing_numbers", "pool_missing_names",
+            "number_missing")
+# Every feature is scale-free, so the gate reads a six-document store as it reads the whole corpus:
+# cosines lie in 0..1, and the keyword half enters only as the best score's lead over the next,
+# relative to the best (a raw BM25 score grows with the store's size and vocabulary).
+# No shares of missing terms beside the counts: with both, the fit gave the pool share a negative
+# weight (−0.59), so a question none of whose terms is found anywhere read as MORE answerable.
 # No language feature: the gold sets hold no unanswerable question that is not in English, so a
 # fitted language weight would only learn "always answer those" (it did: −1.9, and let a Dutch
 # question about a country and year no document covers through). Instead a question not in
@@ -127,10 +132,7 @@ def gather_evidence(
     features = {
         "dense_best": d[0],
         "dense_margin": d[0] - d[1],
-        "keyword_best": math.log1p(max(k[0], 0.0)),
         "keyword_margin": (k[0] - k[1]) / k[0] if k[0] > 0 else 0.0,
-        "missing_share": len(missing) / len(terms) if terms else 0.0,
-        "pool_missing_share": len(pool_missing) / len(terms) if terms else 0.0,
         "pool_missing_numbers": float(sum(t[0].isdigit() for t in pool_missing)),
         "pool_missing_names": float(sum(not t[0].isdigit() for t in pool_missing)),
         "number_missing": float(wants_number(question) and not passage_numbers),

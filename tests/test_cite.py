@@ -202,7 +202,7 @@ def test_gate_finds_absent_years_and_places_and_says_so() -> None:
     assert evidence_for("How many offenses were reported in Texas in 2014?", report).missing_terms == []
     evidence = evidence_for("How many offenses were reported in Ohio in 2019?", report)
     assert evidence.missing_terms == ["2019", "Ohio"]
-    assert evidence.features["missing_share"] == 1.0 and evidence.features["pool_missing_names"] == 1.0
+    assert evidence.features["pool_missing_numbers"] == 1.0 and evidence.features["pool_missing_names"] == 1.0
     assert abstain_reason(evidence) == "nothing retrieved mentions 2019 or Ohio"
     # a term the pool holds but the closest passages do not is reported as such
     pool = [hit("Ohio reported 12 offenses in 2019.", 9).chunk]
