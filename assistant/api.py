@@ -28,14 +28,7 @@ from core.types import Answer, Hit
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
 from .chat import Conversation
 from .cite import check_citations
-from .gate import (
-    MIN_FOREIGN_COVERAGE,
-    MIN_SIMILARITY,
-    Evidence,
-    gather_evidence,
-    gather_foreign_evidence,
-    should_abstain,
-)
+from .gate import Evidence, abstain_reason, gather_evidence, should_abstain
 from .retrieve import Filters, Retriever, SearchResult
 
 ABSTAIN_TEXT = (
@@ -184,31 +177,31 @@ class Lantern:
         shown_question = asked or question
         standalone = question if asked and asked != question else None
 
-        def finish(text: str, draft: Draft | None, abstained: bool, removed=()) -> Answer:
+        def finish(text: str, draft: Draft | None, abstained: bool, removed=(), reason: str | None = None) -> Answer:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             timings["answer_ms"] = timings["total_ms"] - timings["retrieve_ms"]
             return Answer(
                 question=shown_question, text=text, citations=draft.citations if draft else [],
                 abstained=abstained, retrieved=hits, timings=timings, mode="llm" if llm else "extractive",
-                standalone_question=standalone, removed_citations=list(removed),
+                standalone_question=standalone, removed_citations=list(removed), abstain_reason=reason,
             )
 
         if not hits:
             text = NO_MATCH_TEXT if not filters.empty else ABSTAIN_TEXT
             yield text
-            yield finish(text, None, True)
+            yield finish(text, None, True, reason="no document matches the filters" if not filters.empty else
+                         "nothing was retrieved")
             return
         evidence = self._evidence(question, result)
-        floor = self.settings.abstain_threshold or (MIN_SIMILARITY if result.english else MIN_FOREIGN_COVERAGE)
-        if should_abstain(evidence, floor):
+        if should_abstain(evidence, self.settings.abstain_threshold):
             yield ABSTAIN_TEXT
-            yield finish(ABSTAIN_TEXT, None, True)
+            yield finish(ABSTAIN_TEXT, None, True, reason=abstain_reason(evidence))
             return
         if llm is None:
             draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector)
             if draft.abstained or not draft.text:
                 yield ABSTAIN_TEXT
-                yield finish(ABSTAIN_TEXT, None, True)
+                yield finish(ABSTAIN_TEXT, None, True, reason="no sentence retrieved answers the question")
                 return
             checked = check_citations(draft.text, hits)
             claims = split_claims(checked.text)
@@ -237,22 +230,22 @@ class Lantern:
         raw = raw.strip()
         if NOT_FOUND in raw or not raw:
             yield ABSTAIN_TEXT
-            yield finish(ABSTAIN_TEXT, None, True)
+            yield finish(ABSTAIN_TEXT, None, True, reason="the model found no answer in the passages retrieved")
             return
         checked = check_citations(raw, hits, judge=judge)
         if not checked.citations:
             # nothing the model said could be tied to a source: do not present it as an answer
             yield ABSTAIN_TEXT
-            yield finish(ABSTAIN_TEXT, None, True, checked.removed)
+            yield finish(ABSTAIN_TEXT, None, True, checked.removed,
+                         reason="no statement of the model's answer could be tied to a source")
             return
         if checked.text.startswith(shown):
             yield checked.text[len(shown):]
         yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
 
     def _evidence(self, question: str, result: SearchResult) -> Evidence:
-        if not result.english:
-            return gather_foreign_evidence(question, result.hits)
-        return gather_evidence(question, result.hits, result.best_similarity)
+        return gather_evidence(question, result.hits, result.dense_scores, result.keyword_scores, result.english,
+                               result.pool)
 
     # --- llama-index engines (added last: imports llama-index only when called) -------------
     def as_query_engine(self, filters: dict[str, Any] | None = None, top_k: int | None = None):

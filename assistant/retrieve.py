@@ -4,9 +4,9 @@ Both halves see the same filters: a filter is first resolved to the set of match
 documents (case-insensitive on publisher/title/source, ranges on year), and the chunk
 language is checked per chunk, so dense and keyword results always agree on scope.
 Results are fused by weighted reciprocal rank (chosen over a weighted score sum on the dev
-set; see bench/query.py), with the keyword half weighted higher, and the dense half left
-out for questions not in English (MiniLM reads English only). Then duplicate and
-overlapping chunks are merged.
+set; see bench/query.py); its constants, and the weight of the dense half for questions not
+in English (MiniLM reads English only), are fitted by cross-validation (bench/fit.py,
+assistant/fitted.json). Then duplicate and overlapping chunks are merged.
 
 This module avoids importing llama-index so that `lantern ask` starts fast; `as_retriever`
 in `api` wraps it as a llama-index retriever for developers who want one.
@@ -17,40 +17,26 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import FilterError
-from core.text import guess_language, words
+from core.text import guess_language
 from core.types import Chunk, Hit
+
+from .fitted import FITTED
 
 if TYPE_CHECKING:
     from core.keyword import KeywordIndex
 
-RRF_K = 30
-KEYWORD_WEIGHT = 1.5  # BM25 alone beat dense alone on the dev set (names, numbers, acronyms)
-CANDIDATES = 60  # per half, before fusion
-
-# A small bilingual glossary: with only the English MiniLM offline, a Dutch or French
-# question reaches English text through these domain terms plus the names and numbers
-# it shares with the text (the keyword half). An LLM endpoint, when configured, translates.
-GLOSSARY = {
-    "mensenhandel": "human trafficking", "uitbuiting": "exploitation", "slachtoffers": "victims",
-    "slachtoffer": "victim", "kinderen": "children", "kind": "child", "dwangarbeid": "forced labour",
-    "arbeidsuitbuiting": "labour exploitation", "seksindustrie": "sex industry", "prostitutie": "prostitution",
-    "strafbaar": "criminal offence punishable", "wetsartikel": "article criminal code", "artikel": "article",
-    "minimumleeftijd": "minimum age", "gevaarlijk": "hazardous dangerous", "werk": "work",
-    "gezondheid": "health", "veiligheid": "safety", "zedelijkheid": "morals", "jongeren": "young persons",
-    "verdrag": "convention", "rapporteur": "rapporteur", "nederland": "netherlands", "sinds": "since",
-    "wanneer": "when", "arbeid": "labour work", "kinderarbeid": "child labour", "gedwongen": "forced",
-    "traite": "trafficking", "êtres": "beings", "humains": "human", "victimes": "victims", "enfants": "children",
-    "travail": "labour work", "forcé": "forced", "vulnérables": "vulnerable", "vulnérable": "vulnerable",
-    "porteuses": "porters", "porteurs": "porters", "marchés": "markets", "filles": "girls", "femmes": "women",
-    "considérées": "considered", "pourquoi": "why", "exploitation": "exploitation", "esclavage": "slavery",
-    "mineurs": "minors", "dangereux": "hazardous", "âge": "age", "minimum": "minimum",
-}
+# Fusion constants are fitted by cross-validation over the gold questions (bench/fit.py) and
+# read from assistant/fitted.json; these names keep the values importable.
+RRF_K = FITTED.fusion.rrf_k
+KEYWORD_WEIGHT = FITTED.fusion.keyword_weight  # weight of the keyword half; the dense half weighs 1
+FOREIGN_DENSE_WEIGHT = FITTED.fusion.foreign_dense_weight  # dense half for questions not in English
+CANDIDATES = FITTED.fusion.candidates  # per half, before fusion
 
 
 @dataclass
@@ -99,12 +85,6 @@ class Filters:
         return all(getattr(self, f.name) is None for f in fields(self))
 
 
-def translate_terms(question: str) -> str:
-    """Add English glossary terms for Dutch/French words in the question (kept as well)."""
-    extra = [GLOSSARY[w] for w in words(question) if w in GLOSSARY and GLOSSARY[w] != w]
-    return f"{question} {' '.join(extra)}" if extra else question
-
-
 @dataclass
 class SearchResult:
     """Hits, best first, and the evidence the abstention gate needs."""
@@ -113,6 +93,9 @@ class SearchResult:
     best_similarity: float
     english: bool
     query_vector: np.ndarray | None
+    dense_scores: list[float] = field(default_factory=list)  # best first: cosines of the first few
+    keyword_scores: list[float] = field(default_factory=list)  # best first: BM25 scores of the first few
+    pool: list[Chunk] = field(default_factory=list)  # the fused candidates the hits were merged from
 
 
 class Retriever:
@@ -172,8 +155,9 @@ class Retriever:
             return SearchResult([], 0.0, english, query_vector)
         vector = query_vector if query_vector is not None else self.embed_query(question)
         dense = self.dense(vector, filters, sources, candidates)
-        keyword = self.keyword(translate_terms(question), filters, sources, candidates)
-        fused = fuse(dense if english else [], keyword, self.fusion)
+        keyword = self.keyword(question, filters, sources, candidates)
+        dense_weight = 1.0 if english else FOREIGN_DENSE_WEIGHT
+        fused = fuse(dense if dense_weight > 0 else [], keyword, self.fusion, dense_weight=dense_weight)
         dense_ids, keyword_ids = dict(dense), dict(keyword)
         chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
         hits = [
@@ -185,7 +169,9 @@ class Retriever:
         for rank, hit in enumerate(hits, 1):
             hit.rank = rank
         best = max((s for _, s in dense), default=0.0)
-        return SearchResult(hits, best, english, vector)
+        top_dense = sorted((s for _, s in dense), reverse=True)[:3]
+        pool = [chunks[cid] for cid, _ in fused[: top_k * 4] if cid in chunks]
+        return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]], pool)
 
     def dense(self, vector: np.ndarray, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) from Chroma, with the filter as a `where` clause."""
@@ -226,10 +212,14 @@ def _chroma_where(filters: Filters, sources: list[str] | None) -> dict[str, Any]
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]], method: str = "rrf") -> list[tuple[str, float]]:
+def fuse(
+    dense: list[tuple[str, float]], keyword: list[tuple[str, float]], method: str = "rrf", *,
+    rrf_k: float | None = None, keyword_weight: float | None = None, dense_weight: float = 1.0,
+) -> list[tuple[str, float]]:
     """Combine two ranked lists into one, best first.
 
-    rrf: Σ w/(K + rank), w = 1 for dense and KEYWORD_WEIGHT for keyword.
+    rrf: Σ w/(K + rank), w = `dense_weight` for dense and KEYWORD_WEIGHT for keyword (K = RRF_K;
+    bench/fit.py passes other values to fit them).
     weighted: 0.6·cosine + 0.4·(BM25 / best BM25). dense/keyword: one half only.
     """
     if method == "dense":
@@ -245,9 +235,13 @@ def fuse(dense: list[tuple[str, float]], keyword: list[tuple[str, float]], metho
         for cid, s in keyword:
             scores[cid] = scores.get(cid, 0.0) + 0.4 * (s / top)
     else:
-        for weight, ranked in ((1.0, dense), (KEYWORD_WEIGHT, keyword)):
+        k = RRF_K if rrf_k is None else rrf_k
+        weights = ((dense_weight, dense), (KEYWORD_WEIGHT if keyword_weight is None else keyword_weight, keyword))
+        for weight, ranked in weights:
+            if weight <= 0:
+                continue
             for rank, (cid, _) in enumerate(ranked, 1):
-                scores[cid] = scores.get(cid, 0.0) + weight / (RRF_K + rank)
+                scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
 
 

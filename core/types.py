@@ -107,6 +107,7 @@ class Answer:
     mode: str = "extractive"
     standalone_question: str | None = None
     removed_citations: list[RemovedCitation] = field(default_factory=list)
+    abstain_reason: str | None = None  # when abstained: why, in general words ("nothing retrieved mentions 2019")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape printed by `lantern ask --json`."""
@@ -114,6 +115,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
             "mode": self.mode,
             "standalone_question": self.standalone_question,
             "citations": [

@@ -1,0 +1,71 @@
+"""The constants fitted on the gold questions, read from the one place they live: fitted.json.
+
+`bench/fit.py` writes that file after k-fold cross-validation over dev + tune (its output
+reports the out-of-fold figures); nothing else may set these values, so every fitted number
+has one provenance. Retrieval reads the fusion constants, the abstention gate its model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PATH = Path(__file__).with_name("fitted.json")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Weighted reciprocal-rank fusion: Σ w/(rrf_k + rank) over the dense and keyword lists."""
+
+    rrf_k: float
+    keyword_weight: float
+    foreign_dense_weight: float  # the dense (English MiniLM) half's weight for other languages
+    candidates: int  # chunks taken from each half before fusion
+
+
+@dataclass(frozen=True)
+class AbstainModel:
+    """Logistic regression on standardised evidence features: P(the corpus does not answer)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float  # abstain when P(unanswerable) ≥ this (the chosen operating point)
+
+    def probability(self, values: dict[str, float]) -> float:
+        """P(unanswerable) for one question's evidence; a missing feature reads as its mean."""
+        z = self.intercept
+        for name, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef, strict=True):
+            z += w * (values.get(name, mu) - mu) / (sd or 1.0)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef), "intercept": self.intercept, "threshold": self.threshold}
+
+
+@dataclass(frozen=True)
+class Fitted:
+    fusion: Fusion
+    abstain: AbstainModel
+    provenance: dict[str, Any]
+
+
+def load(path: Path = PATH) -> Fitted:
+    """Read fitted.json (a missing or malformed file is a packaging error: fail loudly)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    a = data["abstain"]
+    model = AbstainModel(tuple(a["features"]), tuple(a["mean"]), tuple(a["scale"]), tuple(a["coef"]),
+                         float(a["intercept"]), float(a["threshold"]))
+    f = data["fusion"]
+    fusion = Fusion(float(f["rrf_k"]), float(f["keyword_weight"]), float(f["foreign_dense_weight"]),
+                    int(f["candidates"]))
+    return Fitted(fusion, model, dict(data.get("provenance", {})))
+
+
+FITTED = load()
