@@ -4,7 +4,7 @@ PDF text arrives as lines: running headings, contents lines, reference entries, 
 prompts and footnote numbers sit between the sentences and glue onto them ("The economics of
 slavery These forms…", "Organisations1"). An extractive answer may only quote prose, so every
 line is labelled here first and only sentences and lists become answer units. Headings and
-source questions ("5. What criteria does ILAB use…?") are kept as the *context* of the units
+source questions ("5. What criteria does the agency use…?") are kept as the *context* of the units
 under them: they say what a passage is about without being an answer themselves.
 """
 

@@ -39,7 +39,7 @@ from core.settings import Settings, offline_environment  # noqa: E402
 offline_environment()
 
 from assistant.fitted import FITTED, PATH, AbstainModel, Fusion  # noqa: E402
-from assistant.gate import FEATURES, Evidence, gather_evidence, key_terms  # noqa: E402
+from assistant.gate import FEATURES, Evidence, gather_evidence, key_terms, nothing_close  # noqa: E402
 from assistant.retrieve import fuse, merge_overlapping  # noqa: E402
 from core.text import all_stopwords  # noqa: E402
 from core.types import Chunk, Hit  # noqa: E402
@@ -332,7 +332,7 @@ def main() -> None:
         chosen.append((fusion, model.threshold))
         print(f"fold {f + 1}: {fusion}, threshold {model.threshold:.3f}", file=sys.stderr)
     thresholds = np.array([chosen[g][1] for g in fold])
-    after = list(p_oof >= thresholds)
+    after = [bool(a) or nothing_close(sim.evidence(q, fusion_of[q.id])) for q, a in zip(questions, p_oof >= thresholds, strict=True)]
     rows["fitted, out-of-fold"] = figures(sim, questions, lambda q: fusion_of[q.id], after)
     for name, path in zip(("dev", "tune"), GOLD, strict=True):
         ids = {q.id for q in load_dataset(path)}
