@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.crosslingual import make_stage
 from core.errors import FilterError
 from core.text import guess_language, words
 from core.types import Chunk, Hit
@@ -127,6 +128,7 @@ class Retriever:
         self._keyword: KeywordIndex | None = None
         self._chunk_sources: np.ndarray | None = None
         self._chunk_languages: np.ndarray | None = None
+        self.crosslingual = make_stage(store.settings)
 
     # --- state that follows the store ------------------------------------------------
     def _refresh(self) -> None:
@@ -167,13 +169,19 @@ class Retriever:
         self._refresh()
         filters = filters or Filters()
         sources = self.matching_sources(filters)
-        english = guess_language(question) == "en"
+        language = guess_language(question)
+        english = language == "en"
         if sources is not None and not sources:
             return SearchResult([], 0.0, english, query_vector)
         vector = query_vector if query_vector is not None else self.embed_query(question)
         dense = self.dense(vector, filters, sources, candidates)
         keyword = self.keyword(translate_terms(question), filters, sources, candidates)
         fused = fuse(dense if english else [], keyword, self.fusion)
+        # --- cross-lingual stage (assistant/crosslingual.py): multilingual e5 re-orders the best candidates
+        if self.crosslingual is not None:
+            pool = fused if english else fuse(dense, keyword, self.fusion)
+            fused = self.crosslingual.apply(question, language, pool, fused, self.store.chunks)
+        # --- end of cross-lingual stage
         dense_ids, keyword_ids = dict(dense), dict(keyword)
         chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
         hits = [
