@@ -9,8 +9,8 @@ acronyms the question shares with English text and its dense half the cognates; 
 reads question and passages across languages and orders them.
 
 When it runs (setting `crosslingual`): `auto` for a question not in English, or whose
-candidates include text in another language than the question's (an English question over
-the Dutch part of a treaty); `all` for every question; `off` never. English questions over
+first candidates include text in another language than the question's (an English question
+over the Dutch part of a treaty); `all` for every question; `off` never. English questions over
 English text keep today's ranking and latency under `auto`.
 """
 
@@ -25,15 +25,20 @@ from core.settings import CROSSLINGUAL_MODES as MODES
 from core.settings import Settings
 from core.types import Chunk
 
-E5_WEIGHT = 2.0  # e5's rank counts this much more than the first stage's in the fusion below
 RRF_K = 10  # a small K: within a short candidate list the top ranks should decide
+# How much the first stage's rank counts beside e5's (1.0). For a question not in English the
+# first stage is blind (its keyword half matches the question's words in the Dutch treaty texts),
+# so e5 alone orders; for an English question it keeps half a say.
+FIRST_STAGE_WEIGHT = {"foreign": 0.0, "english": 0.5}
+CANDIDATES = 20  # re-scored per question: ~2 s on 2 cores; a gold chunk past 20 was rarely within 60 either
+MIXED_DEPTH = 5  # an English question counts as cross-lingual when its first 5 hold text in another language
 Ranked = list[tuple[str, float]]
 
 
 class CrossLingualStage:
     """Orders a question's first `candidates` chunks by e5 similarity fused with their first-stage rank."""
 
-    def __init__(self, mode: str = "auto", candidates: int = 20, embedder=None, cache_size: int = 20_000):
+    def __init__(self, mode: str = "auto", candidates: int = CANDIDATES, embedder=None, cache_size: int = 20_000):
         if mode not in MODES:
             raise ValueError(f"crosslingual mode {mode!r}: use one of {', '.join(MODES)}")
         self.mode = mode
@@ -41,8 +46,7 @@ class CrossLingualStage:
         self._embedder = embedder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # chunk id -> e5 passage vector
         self._cache_size = cache_size
-        self.weight = E5_WEIGHT
-        self.rrf_k = RRF_K
+        self.first_weight = dict(FIRST_STAGE_WEIGHT)
 
     @property
     def embedder(self):
@@ -66,9 +70,10 @@ class CrossLingualStage:
         """The final ranking: `fused` unchanged, or, in a cross-lingual case, `pool` (the first
         stage, MiniLM included even for a question not in English) with its best chunks re-scored."""
         chunks = chunks_of([cid for cid, _ in pool[: self.candidates]])
-        if not self.applies(language, (str(c.metadata.get("language") or "") for c in chunks)):
+        if not self.applies(language, (str(c.metadata.get("language") or "") for c in chunks[:MIXED_DEPTH])):
             return fused
-        return self.rescore(question, pool, chunks)
+        weight = self.first_weight["english" if language == "en" else "foreign"]
+        return self.rescore(question, pool, chunks, weight)
 
     def vectors(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """e5 passage vectors of the chunks, embedding only those not seen before."""
@@ -82,11 +87,12 @@ class CrossLingualStage:
             self._cache.popitem(last=False)
         return np.stack([self._cache[c.id] for c in chunks]) if chunks else np.zeros((0, 384), np.float32)
 
-    def rescore(self, question: str, ranked: Ranked, chunks: Sequence[Chunk]) -> Ranked:
+    def rescore(self, question: str, ranked: Ranked, chunks: Sequence[Chunk], first_weight: float = 0.0) -> Ranked:
         """`ranked` with its first chunks (those in `chunks`) re-ordered; the rest follow unchanged.
 
-        Order = 1/(RRF_K + first-stage rank) + E5_WEIGHT/(RRF_K + e5 rank); the re-ordered
-        chunks take over the first-stage scores of those places, so scores stay comparable.
+        Order = first_weight/(RRF_K + first-stage rank) + 1/(RRF_K + e5 rank), ties to the
+        first stage; the re-ordered chunks take over the first-stage scores of those places,
+        so scores stay comparable.
         """
         first = {cid: rank for rank, (cid, _) in enumerate(ranked, 1)}
         chunks = [c for c in chunks if c.id in first]
@@ -96,7 +102,7 @@ class CrossLingualStage:
         e5_rank = {chunks[i].id: rank for rank, i in enumerate(np.argsort(-sims, kind="stable"), 1)}
         order = sorted(
             (c.id for c in chunks),
-            key=lambda cid: 1.0 / (self.rrf_k + first[cid]) + self.weight / (self.rrf_k + e5_rank[cid]),
+            key=lambda cid: (first_weight / (RRF_K + first[cid]) + 1.0 / (RRF_K + e5_rank[cid]), -first[cid]),
             reverse=True,
         )
         places = sorted((s for cid, s in ranked if cid in e5_rank), reverse=True)
@@ -108,4 +114,4 @@ def make_stage(settings: Settings) -> CrossLingualStage | None:
     """The stage the settings ask for, or None when it is off (the model loads on first use)."""
     if settings.crosslingual == "off":
         return None
-    return CrossLingualStage(settings.crosslingual, settings.crosslingual_candidates)
+    return CrossLingualStage(settings.crosslingual)

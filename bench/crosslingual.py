@@ -89,10 +89,9 @@ class Bench:
         hits = merge_overlapping(hits, self.r.store.page_text)[:DEPTH]
         return [(h.chunk.source, h.chunk.page) for h in hits]
 
-    def rescored(self, question: str, pool: Ranked, n: int) -> Ranked:
-        self.stage.candidates = n
+    def rescored(self, question: str, pool: Ranked, n: int, weight: float) -> Ranked:
         chunks = self.r.store.chunks([cid for cid, _ in pool[:n]])
-        return self.stage.rescore(question, pool, chunks)
+        return self.stage.rescore(question, pool, chunks, weight)
 
 
 def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
@@ -105,16 +104,17 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
     def no_glossary(q: str) -> Ranked:
         return today(q, glossary=False)
 
-    def rerank(n: int, only_foreign: bool, dense_for_foreign: bool) -> Callable[[str], Ranked]:
+    def rerank(n: int, only_foreign: bool, dense_for_foreign: bool, foreign_weight: float = 0.0,
+               english_weight: float = 0.5) -> Callable[[str], Ranked]:
         def run(q: str) -> Ranked:
             dense, keyword, english = b.halves(q, False)
             fused = fuse(dense if english else [], keyword)
             if only_foreign and english:
-                langs = [c.metadata.get("language", "") for c in b.r.store.chunks([cid for cid, _ in fused[:n]])]
+                langs = [c.metadata.get("language", "") for c in b.r.store.chunks([cid for cid, _ in fused[:5]])]
                 if not any(lang and lang != "en" for lang in langs):
                     return fused
             pool = fused if english or not dense_for_foreign else fuse(dense, keyword)
-            return b.rescored(q, pool, n)
+            return b.rescored(q, pool, n, english_weight if english else foreign_weight)
 
         return run
 
@@ -144,7 +144,8 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
         out["e5 dense ⊕ BM25 (e5 replaces MiniLM)"] = e5_hybrid
         out["MiniLM ⊕ BM25 ⊕ e5 (second index)"] = second_index
     for n in (10, 20, 30):
-        out[f"e5 re-scores top {n}, foreign/mixed only (auto)"] = rerank(n, True, True)
+        out[f"e5 re-scores top {n}, foreign/mixed only" + (" (auto, shipped)" if n == 20 else "")] = rerank(n, True, True)
+    out["e5 re-scores top 20, first stage kept at weight 0.5"] = rerank(20, True, True, 0.5)
     out["e5 re-scores top 20, foreign: keyword-only pool"] = rerank(20, True, False)
     out["e5 re-scores top 20, every question (all)"] = rerank(20, False, True)
     return out
@@ -152,6 +153,8 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
 
 def score(fn: Callable[[str], Ranked], b: Bench, qs: list[Question]) -> tuple[dict[str, float], float]:
     rows, times = [], []
+    if not qs:
+        return {"page_hit@5": float("nan"), "mrr": float("nan")}, float("nan")
     for q in qs:
         t = time.perf_counter()
         fused = fn(q.question)
@@ -198,6 +201,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, required=True, help="a store of the full shared corpus")
     parser.add_argument("--e5-vectors", type=Path, default=None, help="cache of e5 vectors of every chunk (.npy)")
     parser.add_argument("--skip-index", action="store_true", help="leave out the rows that need a full e5 index")
+    parser.add_argument("--only", default="", help="run only configurations whose name contains this")
+    parser.add_argument("--no-english", action="store_true", help="score the cross-lingual questions only")
     args = parser.parse_args()
     from assistant.api import Lantern
 
@@ -210,7 +215,9 @@ def main() -> None:
     print(f"\n| configuration | cross-lingual ({len(xl)}) page hit@5 | MRR | ms/q | "
           f"English ({len(en)}) page hit@5 | MRR | ms/q |\n|---|---|---|---|---|---|---|")
     for name, fn in configs(b, not args.skip_index).items():
-        (mx, tx), (me, te) = score(fn, b, xl), score(fn, b, en)
+        if args.only not in name:
+            continue
+        (mx, tx), (me, te) = score(fn, b, xl), score(fn, b, [] if args.no_english else en)
         print(f"| {name} | {mx['page_hit@5']:.3f} | {mx['mrr']:.3f} | {tx:.0f} | "
               f"{me['page_hit@5']:.3f} | {me['mrr']:.3f} | {te:.0f} |", flush=True)
     print("\n| model (2 cores) | passages/s | ms per query |\n|---|---|---|")

@@ -53,7 +53,6 @@ class Settings:
         "auto", "multilingual e5 re-scores the best candidates: auto = questions not in English, or whose "
         "candidates are in another language; all = every question; off", CROSSLINGUAL_MODES, topic="search",
     )
-    crosslingual_candidates: int = _setting(20, "candidates e5 re-scores per cross-lingual question", topic="search")
     answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES, topic="answer")
     answer_sentences: int = _setting(4, "most sentences in an extractive answer", topic="answer")
     answer_chars: int = _setting(900, "length budget of an extractive answer, in characters", topic="answer")
@@ -165,8 +164,6 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(f"setting chunk_size: {settings.chunk_size} is outside 32..8192")
     if not 0 <= settings.chunk_overlap < settings.chunk_size // 2:
         raise SettingsError("setting chunk_overlap: must be at least 0 and under half of chunk_size")
-    if not 0 <= settings.crosslingual_candidates <= 200:
-        raise SettingsError("setting crosslingual_candidates: must be between 0 and 200")
     if settings.top_k < 1:
         raise SettingsError("setting top_k: must be at least 1")
     if settings.chroma and ":" not in settings.chroma:

