@@ -65,6 +65,12 @@ class Bench:
         self.e5 = e5_vectors
         self.e5_ids = np.array(e5_ids or [], dtype=object)
         self.glossary = dict(getattr(retrieve, "GLOSSARY", {}))
+        self.allowed: set[str] | None = None  # a corpus subset (when the e5 vectors cover only part)
+
+    def _keep(self, ranked: Ranked) -> Ranked:
+        if self.allowed is None:
+            return ranked
+        return [(cid, s) for cid, s in ranked if cid in self.allowed][: retrieve.CANDIDATES]
 
     def halves(self, question: str, glossary: bool) -> tuple[Ranked, Ranked, bool]:
         if hasattr(retrieve, "GLOSSARY"):
@@ -72,9 +78,10 @@ class Bench:
             retrieve.GLOSSARY.update(self.glossary if glossary else {})
         english = guess_language(question) == "en"
         vector = self.r.embed_query(question)
-        dense = self.r.dense(vector, Filters(), None, retrieve.CANDIDATES)
+        n = retrieve.CANDIDATES * (1 if self.allowed is None else 6)
+        dense = self._keep(self.r.dense(vector, Filters(), None, n))
         text = retrieve.translate_terms(question) if hasattr(retrieve, "translate_terms") else question
-        keyword = self.r.keyword(text, Filters(), None, retrieve.CANDIDATES)
+        keyword = self._keep(self.r.keyword(text, Filters(), None, n))
         return dense, keyword, english
 
     def e5_dense(self, question: str, n: int = retrieve.CANDIDATES) -> Ranked:
@@ -185,7 +192,9 @@ def speed(b: Bench) -> list[tuple[str, float, float]]:
 def load_e5(b: Bench, path: Path | None) -> tuple[np.ndarray, list[str]]:
     ids_path = path.with_suffix(".ids.json") if path else None
     if path and path.exists() and ids_path and ids_path.exists():
-        return np.load(path), json.loads(ids_path.read_text())
+        vectors, ids = np.load(path), json.loads(ids_path.read_text())
+        n = min(len(vectors), len(ids))  # a cache still being written holds a prefix
+        return vectors[:n], ids[:n]
     chunks = b.r.store.chunks()
     print(f"embedding {len(chunks)} chunks with e5 (slow) ...", file=sys.stderr)
     vectors = np.concatenate([b.stage.embedder.embed([c.text for c in chunks[i : i + 64]]) for i in range(0, len(chunks), 64)])
@@ -211,6 +220,9 @@ def main() -> None:
     if not args.skip_index:
         b.e5, ids = load_e5(b, args.e5_vectors)
         b.e5_ids = np.array(ids, dtype=object)
+        if len(ids) < lantern.store.count_chunks():
+            b.allowed = set(ids)
+            print(f"\nall rankings restricted to the {len(ids)} chunks the e5 vectors cover", flush=True)
     xl, en = questions()
     print(f"\n| configuration | cross-lingual ({len(xl)}) page hit@5 | MRR | ms/q | "
           f"English ({len(en)}) page hit@5 | MRR | ms/q |\n|---|---|---|---|---|---|---|")
