@@ -32,20 +32,40 @@ PASSAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
-    """A small store: six one-paragraph English texts and an English/Dutch treaty."""
+def _build(tmp_path_factory: pytest.TempPathFactory, names: list[str], treaty: bool):
     from ingest.pipeline import ingest
 
     folder = tmp_path_factory.mktemp("xling_corpus")
-    for name, text in PASSAGES.items():
-        (folder / name).write_text(text + "\n", encoding="utf-8")
-    if (CORPUS / "other" / TREATY).exists():
+    for name in names:
+        (folder / name).write_text(PASSAGES[name] + "\n", encoding="utf-8")
+    if treaty:
+        if not (CORPUS / "other" / TREATY).exists():
+            unavailable("shared corpus not beside the checkout")
         shutil.copy2(CORPUS / "other" / TREATY, folder / TREATY)
     settings = settings_for(tmp_path_factory.mktemp("xling"))
     report = ingest([folder], settings)
     assert not report.failed
     return settings
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    """A small English store: six one-paragraph texts."""
+    return _build(tmp_path_factory, list(PASSAGES), treaty=False)
+
+
+@pytest.fixture(scope="module")
+def treaty_store(tmp_path_factory: pytest.TempPathFactory):
+    """An English/Dutch treaty (English first, then the Dutch text) and two English texts."""
+    return _build(tmp_path_factory, ["harvest.txt", "hotline.txt"], treaty=True)
+
+
+FOREIGN = {
+    "Waarom konden de seizoenarbeiders op de boerderij niet vertrekken?": "harvest.txt",
+    "Hoe lang mogen bemanningsleden van vissersschepen per dag werken, en werden ze betaald?": "fishing.txt",
+    "À quelles heures peut-on joindre la ligne d'assistance pour les victimes d'exploitation ?": "hotline.txt",
+    "Quels documents manquent aux enfants pour passer l'examen d'entrée au collège ?": "schools.txt",
+}
 
 
 def _sources(settings, question: str, mode: str, top_k: int = 3) -> list[str]:
@@ -55,39 +75,24 @@ def _sources(settings, question: str, mode: str, top_k: int = 3) -> list[str]:
         return [Path(h.chunk.source).name for h in lantern.retrieve(question, top_k=top_k)]
 
 
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("Waarom konden de seizoenarbeiders op de boerderij niet vertrekken?", "harvest.txt"),
-        ("Hoe lang mogen bemanningsleden van vissersschepen per dag werken, en werden ze betaald?", "fishing.txt"),
-        ("À quelles heures peut-on joindre la ligne d'assistance pour les victimes d'exploitation ?", "hotline.txt"),
-        ("Quels documents manquent aux enfants pour passer l'examen d'entrée au collège ?", "schools.txt"),
-    ],
-)
+@pytest.mark.parametrize(("question", "expected"), list(FOREIGN.items()))
 def test_a_dutch_or_french_question_finds_the_english_passage(store, question: str, expected: str) -> None:
     assert _sources(store, question, "auto")[0] == expected
 
 
 def test_without_the_stage_the_foreign_questions_mostly_miss(store) -> None:
     """The same questions with crosslingual=off: the English-only first stage ranks few of them first."""
-    questions = {
-        "Waarom konden de seizoenarbeiders op de boerderij niet vertrekken?": "harvest.txt",
-        "Hoe lang mogen bemanningsleden van vissersschepen per dag werken, en werden ze betaald?": "fishing.txt",
-        "À quelles heures peut-on joindre la ligne d'assistance pour les victimes d'exploitation ?": "hotline.txt",
-        "Quels documents manquent aux enfants pour passer l'examen d'entrée au collège ?": "schools.txt",
-    }
-    off = sum(_sources(store, q, "off")[0] == want for q, want in questions.items())
-    on = sum(_sources(store, q, "auto")[0] == want for q, want in questions.items())
+    questions = FOREIGN
+    off = sum(_sources(store, q, "off")[:1] == [want] for q, want in questions.items())  # may find nothing
+    on = sum(_sources(store, q, "auto")[:1] == [want] for q, want in questions.items())
     assert on == len(questions) and off < on
 
 
-def test_an_english_question_reaches_the_dutch_part_of_a_treaty(store) -> None:
-    if not (CORPUS / "other" / TREATY).exists():
-        unavailable("shared corpus not beside the checkout")
+def test_an_english_question_reaches_the_dutch_part_of_a_treaty(treaty_store) -> None:
     from assistant.api import Lantern
 
     question = "In the Dutch version of the convention, what is the word for the abolition of debt bondage?"
-    with Lantern.open(settings=store.with_overrides(crosslingual="auto")) as lantern:
+    with Lantern.open(settings=treaty_store.with_overrides(crosslingual="auto")) as lantern:
         hits = lantern.retrieve(question, top_k=3)
     dutch = [h for h in hits if h.chunk.metadata.get("language") == "nl"]
     assert dutch, [h.chunk.text[:80] for h in hits]
