@@ -65,15 +65,25 @@ class CrossLingualStage:
         return any(lang and lang != question_language for lang in chunk_languages)
 
     def apply(
-        self, question: str, language: str, pool: Ranked, fused: Ranked, chunks_of: Callable[[list[str]], list[Chunk]]
+        self, question: str, language: str, pool: Ranked, fused: Ranked, chunks_of: Callable[[list[str]], list[Chunk]],
+        keyword_top: str | None = None,
     ) -> Ranked:
         """The final ranking: `fused` unchanged, or, in a cross-lingual case, `pool` (the first
         stage, MiniLM included even for a question not in English) with its best chunks re-scored."""
         chunks = chunks_of([cid for cid, _ in pool[: self.candidates]])
         if not self.applies(language, (str(c.metadata.get("language") or "") for c in chunks[:MIXED_DEPTH])):
             return fused
-        weight = self.first_weight["english" if language == "en" else "foreign"]
-        return self.rescore(question, pool, chunks, weight)
+        if language == "en":
+            return self.rescore(question, pool, chunks, self.first_weight["english"])
+        # A chunk in the question's own language that the keyword half ranked first matched the
+        # question's words: the strongest evidence there is, so it stays first (a Dutch question
+        # over the Dutch part of a treaty). e5 orders the rest.
+        top = chunks_of([keyword_top]) if keyword_top else []
+        if keyword_top is None or not top or top[0].metadata.get("language") != language:
+            return self.rescore(question, pool, chunks, self.first_weight["foreign"])
+        rest = [kv for kv in pool if kv[0] != keyword_top]
+        head = [kv for kv in pool if kv[0] == keyword_top] or [(keyword_top, pool[0][1] if pool else 0.0)]
+        return head + self.rescore(question, rest, [c for c in chunks if c.id != keyword_top], self.first_weight["foreign"])
 
     def vectors(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """e5 passage vectors of the chunks, embedding only those not seen before."""

@@ -180,7 +180,8 @@ class Retriever:
         # --- cross-lingual stage (assistant/crosslingual.py): multilingual e5 re-orders the best candidates
         if self.crosslingual is not None:
             pool = fused if english else fuse(dense, keyword, self.fusion)
-            fused = self.crosslingual.apply(question, language, pool, fused, self.store.chunks)
+            top_keyword = keyword[0][0] if keyword else None
+            fused = self.crosslingual.apply(question, language, pool, fused, self.store.chunks, top_keyword)
         # --- end of cross-lingual stage
         dense_ids, keyword_ids = dict(dense), dict(keyword)
         chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
