@@ -26,6 +26,7 @@ from core.errors import FilterError
 from core.text import guess_language
 from core.types import Chunk, Hit
 
+from .crosslingual import make_stage
 from .fitted import FITTED
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class Retriever:
         self._keyword: KeywordIndex | None = None
         self._chunk_sources: np.ndarray | None = None
         self._chunk_languages: np.ndarray | None = None
+        self.crosslingual = make_stage(store.settings)
 
     # --- state that follows the store ------------------------------------------------
     def _refresh(self) -> None:
@@ -150,7 +152,8 @@ class Retriever:
         self._refresh()
         filters = filters or Filters()
         sources = self.matching_sources(filters)
-        english = guess_language(question) == "en"
+        language = guess_language(question)
+        english = language == "en"
         if sources is not None and not sources:
             return SearchResult([], 0.0, english, query_vector)
         vector = query_vector if query_vector is not None else self.embed_query(question)
@@ -158,6 +161,12 @@ class Retriever:
         keyword = self.keyword(question, filters, sources, candidates)
         dense_weight = 1.0 if english else FOREIGN_DENSE_WEIGHT
         fused = fuse(dense if dense_weight > 0 else [], keyword, self.fusion, dense_weight=dense_weight)
+        # --- cross-lingual stage (assistant/crosslingual.py): multilingual e5 re-orders the best candidates
+        if self.crosslingual is not None:
+            both = fused if english else fuse(dense, keyword, self.fusion)
+            top_keyword = keyword[0][0] if keyword else None
+            fused = self.crosslingual.apply(question, language, both, fused, self.store.chunks, top_keyword)
+        # --- end of cross-lingual stage
         dense_ids, keyword_ids = dict(dense), dict(keyword)
         chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
         hits = [

@@ -18,6 +18,7 @@ from .errors import SettingsError
 
 EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai", "hash")
 ANSWER_MODES = ("auto", "extractive", "llm")
+CROSSLINGUAL_MODES = ("auto", "all", "off")
 
 
 TOPICS = ("store", "embed", "chunk", "search", "answer", "llm", "chat", "ui", "serve")
@@ -52,6 +53,10 @@ class Settings:
     )
     top_k: int = _setting(5, "number of sources an answer draws on", topic="search")
     fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"), topic="search")
+    crosslingual: str = _setting(
+        "auto", "multilingual e5 re-scores the best candidates: auto = questions not in English, or whose "
+        "candidates are in another language; all = every question; off", CROSSLINGUAL_MODES, topic="search",
+    )
     answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES, topic="answer")
     answer_sentences: int = _setting(4, "most sentences in an extractive answer", topic="answer")
     answer_chars: int = _setting(900, "length budget of an extractive answer, in characters", topic="answer")

