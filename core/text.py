@@ -206,7 +206,7 @@ def content_words(text: str, lang: str = "en") -> list[str]:
 # alone would count "children need to consent" as backed by "children do not need to consent".
 _NEGATION = re.compile(
     r"\b(?:not|no|never|neither|nor|none|nobody|nothing|without|cannot|can't|\w+n[’']t|"
-    r"niet|geen|nooit|geen|zonder|pas|jamais|aucun|aucune|sans|nicht|kein|keine|nie|nunca|sin)\b",
+    r"niet|geen|nooit|zonder|pas|jamais|aucun|aucune|sans|nicht|kein|keine|nie|nunca|sin)\b",
     re.IGNORECASE,
 )
 
