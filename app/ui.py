@@ -64,7 +64,7 @@ COPY_JS = r"""(text) => {
   return plain;
 }"""
 # after an answer: if its first line scrolled out of view (long answers, phones), bring it back
-SCROLL_JS = """() => { setTimeout(() => {
+SCROLL_JS = """() => { const bring = () => {
   const bots = document.querySelectorAll('#lantern-chat .message-row.bot-row, #lantern-chat .bot-row');
   const last = bots[bots.length - 1];
   if (!last) return;
@@ -73,7 +73,9 @@ SCROLL_JS = """() => { setTimeout(() => {
   if (top < boxTop) { box.scrollTop += top - boxTop - 8; }
   const now = last.getBoundingClientRect().top;
   if (now < 0 || now > window.innerHeight - 60) { window.scrollBy(0, now - 8); }
-}, 250); }"""
+};
+  // Gradio may still scroll the chat to its end while the last outputs render: correct a few times
+  for (const ms of [250, 700, 1500]) { setTimeout(bring, ms); } }"""
 
 # Gradio scopes `css` under its content root, which sits inside the padded page wrapper, and
 # only the top-level rules also go in unscoped: the phone-width page margin goes in `head`.
