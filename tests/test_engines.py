@@ -15,6 +15,8 @@ from llama_index.core.tools import QueryEngineTool
 from assistant.api import Lantern
 from core.settings import Settings
 
+pytestmark = pytest.mark.integration  # llama-index engines over a store built with the real model
+
 QUESTION = "What does the non-punishment principle say about victims of trafficking?"
 
 

@@ -214,6 +214,7 @@ def _image_only_pdf(pages: tuple[tuple[str, int], ...], dest: Path) -> list[str]
     return texts
 
 
+@pytest.mark.integration  # tesseract over rendered pages
 @needs_shared
 def test_scanned_pages_are_read_by_ocr_and_cited(tmp_path: Path) -> None:
     if not ocr.available():

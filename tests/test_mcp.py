@@ -13,6 +13,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from core.settings import Settings
 
+pytestmark = pytest.mark.integration  # the MCP server as a subprocess and over HTTP
+
 try:  # `python -m pytest` puts the repo root on sys.path; plain `pytest` puts tests/ there.
     from tests.conftest import lantern_command
 except ImportError:  # pragma: no cover

@@ -16,6 +16,8 @@ import pytest
 from assistant.api import Lantern
 from core.settings import Settings
 
+pytestmark = pytest.mark.integration  # uvicorn servers on 127.0.0.1 driven by real clients
+
 QUESTION = "What does the non-punishment principle say about victims of trafficking?"
 
 
