@@ -177,8 +177,8 @@ EXPECTED_FAILURES = {
     ws.LOOP_PAGE: "redirect loop: ",
     ws.FAKE_PDF: "not a PDF: served as application/pdf but starts '<!DOCTYPE html>",
     ws.OVERSIZE_PDF: "larger than the size cap of 1.5 MB; download stopped",
-    ws.PRIVATE_PDF: "blocked by robots.txt",
 }
+ROBOTS_SKIP = "blocked by robots.txt (disallowed for Lantern's user agent); not fetched"
 
 
 @pytest.mark.parametrize("run", ["first", "second"])
@@ -191,6 +191,29 @@ def test_each_hostile_case_is_one_clear_failure(crawl: Crawl, run: str) -> None:
         assert f["error"].startswith(EXPECTED_FAILURES[path]), f
     loop = next(f["error"] for f in failed if f["path"] == crawl.url(ws.LOOP_PAGE))
     assert crawl.url(ws.LOOP_OTHER) in loop
+    # a download robots.txt disallows is left out on purpose: a skip with its reason, not a failure
+    assert report.skipped == [{"path": crawl.url(ws.PRIVATE_PDF), "reason": ROBOTS_SKIP}]
+
+
+def test_a_page_disallowed_by_robots_is_skipped_and_the_command_succeeds(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    with ResourceSite(hostile=False, sitemap=False) as site:
+        proc = run_lantern(
+            "ingest", site.url(ws.PRIVATE_PDF), "--json", "--store", settings.store,
+            env={"HF_HUB_OFFLINE": "1"}, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        plain = run_lantern(
+            "ingest", site.url(ws.PRIVATE_PDF), "--store", settings.store,
+            env={"HF_HUB_OFFLINE": "1"}, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert not site.requests_to("/private/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["failed"] == []
+    assert report["skipped"] == [{"path": site.url(ws.PRIVATE_PDF), "reason": ROBOTS_SKIP}]
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert f"skipped: {site.url(ws.PRIVATE_PDF)}: {ROBOTS_SKIP}" in plain.stderr.splitlines()
+    assert "0 failed" in plain.stdout
 
 
 def test_failures_are_bounded_and_nothing_disallowed_is_fetched(crawl: Crawl) -> None:

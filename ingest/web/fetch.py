@@ -29,7 +29,7 @@ from .cache import HttpCache
 from .options import CrawlOptions
 from .urls import charset_of, host_of, media_type, normal_url, origin_of, size_text
 
-__all__ = ["Fetched", "Fetcher"]
+__all__ = ["Disallowed", "Fetched", "Fetcher"]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {429, 500, 502, 503, 504}
@@ -41,6 +41,10 @@ _ROBOTS_MAX_BYTES = 512 * 1024
 def _snippet(head: bytes) -> str:
     text = head[:40].decode("latin-1", errors="replace")
     return re.sub(r"\s+", " ", "".join(c if c.isprintable() else "?" for c in text)).strip()
+
+
+class Disallowed(IngestError):
+    """robots.txt forbids the URL: leaving it out is correct, so the crawl reports a skip, not a failure."""
 
 
 @dataclass
@@ -138,7 +142,7 @@ class Fetcher:
         if problem:
             raise IngestError(url, f"not fetched: {problem}, so the site is treated as disallowed")
         if rules is not None and not rules.can_fetch(self.options.user_agent, url):
-            raise IngestError(url, "blocked by robots.txt (disallowed for Lantern's user agent); not fetched")
+            raise Disallowed(url, "blocked by robots.txt (disallowed for Lantern's user agent); not fetched")
 
     def sitemaps_in_robots(self, url: str) -> list[str]:
         rules = self.robots(url)
