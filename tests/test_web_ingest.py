@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.store import Store
 from ingest.pipeline import IngestReport
 from ingest.web import USER_AGENT, CrawlOptions, Fetcher, ingest_urls
+from ingest.web import crawl as crawl_site
 from tests.support import site_server as ws
 from tests.support.site_server import Request, ResourceSite
 
@@ -239,6 +240,25 @@ def test_fetcher_bounds_redirect_chains_and_declared_sizes(tmp_path: Path) -> No
         with pytest.raises(IngestError, match="not a PDF: the server sent text/html"):
             fetcher.fetch(site.url(ws.ABOUT_PAGE), pdf=True)
     assert not list((tmp_path / "web" / "files").iterdir())  # nothing half-written is left
+
+
+def test_a_server_trickling_bytes_is_abandoned_at_the_deadline(tmp_path: Path) -> None:
+    """One byte every 0.1 s never trips the 0.5 s read timeout; the 1 s deadline ends each response."""
+    short = CrawlOptions(min_interval=0.01, timeout=0.5, retries=1, backoff=0.05, deadline=1.0)
+    with ResourceSite() as site:
+        t = time.perf_counter()
+        urls = [site.url(p) for p in (ws.DRIBBLED_HEADERS, ws.DRIBBLED_BODY, ws.INDICATORS_PAGE)]
+        result = crawl_site(urls, tmp_path / "web", options=short)
+        seconds = time.perf_counter() - t
+        tries = [len(site.requests_to(p)) for p in (ws.DRIBBLED_HEADERS, ws.DRIBBLED_BODY)]
+    too_slow = "sent too slowly: over 1 s for one response; abandoned"
+    assert result.failed == {site.url(ws.DRIBBLED_HEADERS): too_slow, site.url(ws.DRIBBLED_BODY): too_slow}
+    assert seconds < 6, seconds
+    assert tries == [1, 1]  # a trickling server is not asked again
+    # the crawl carried on: the good page and its downloads were fetched after the slow ones
+    assert [p.url for p in result.pages] == [site.url(ws.INDICATORS_PAGE)]
+    assert len(result.downloads) == 2
+    assert not list((tmp_path / "web" / "pages").glob("*.part"))
 
 
 # --------------------------------------------------------------------------- politeness
