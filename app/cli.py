@@ -177,6 +177,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for failure in report.failed:
             print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        for skip in report.skipped:
+            print(f"skipped: {skip['path']}: {skip['reason']}", file=sys.stderr)
         for line in report.repaired:
             print(f"repaired: {line}", file=sys.stderr)
         print(

@@ -45,6 +45,7 @@ class IngestReport:
     timings: dict[str, float] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # left out on purpose (robots.txt): not failures
 
     def merged_with(self, other: IngestReport) -> IngestReport:
         """One report for two runs against the same store (e.g. folders and URLs together)."""
@@ -60,6 +61,7 @@ class IngestReport:
             timings={k: self.timings.get(k, 0.0) + other.timings.get(k, 0.0) for k in {*self.timings, *other.timings}},
             sources=other.sources + self.sources,
             repaired=other.repaired + self.repaired,
+            skipped=other.skipped + self.skipped,
         )
 
     def to_dict(self) -> dict[str, Any]:

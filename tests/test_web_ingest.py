@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.store import Store
 from ingest.pipeline import IngestReport
 from ingest.web import USER_AGENT, CrawlOptions, Fetcher, ingest_urls
+from ingest.web import crawl as crawl_site
 from tests.support import site_server as ws
 from tests.support.site_server import Request, ResourceSite
 
@@ -177,8 +178,8 @@ EXPECTED_FAILURES = {
     ws.LOOP_PAGE: "redirect loop: ",
     ws.FAKE_PDF: "not a PDF: served as application/pdf but starts '<!DOCTYPE html>",
     ws.OVERSIZE_PDF: "larger than the size cap of 1.5 MB; download stopped",
-    ws.PRIVATE_PDF: "blocked by robots.txt",
 }
+ROBOTS_SKIP = "blocked by robots.txt (disallowed for Lantern's user agent); not fetched"
 
 
 @pytest.mark.parametrize("run", ["first", "second"])
@@ -191,6 +192,29 @@ def test_each_hostile_case_is_one_clear_failure(crawl: Crawl, run: str) -> None:
         assert f["error"].startswith(EXPECTED_FAILURES[path]), f
     loop = next(f["error"] for f in failed if f["path"] == crawl.url(ws.LOOP_PAGE))
     assert crawl.url(ws.LOOP_OTHER) in loop
+    # a download robots.txt disallows is left out on purpose: a skip with its reason, not a failure
+    assert report.skipped == [{"path": crawl.url(ws.PRIVATE_PDF), "reason": ROBOTS_SKIP}]
+
+
+def test_a_page_disallowed_by_robots_is_skipped_and_the_command_succeeds(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    with ResourceSite(hostile=False, sitemap=False) as site:
+        proc = run_lantern(
+            "ingest", site.url(ws.PRIVATE_PDF), "--json", "--store", settings.store,
+            env={"HF_HUB_OFFLINE": "1"}, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        plain = run_lantern(
+            "ingest", site.url(ws.PRIVATE_PDF), "--store", settings.store,
+            env={"HF_HUB_OFFLINE": "1"}, timeout=120, cwd=tmp_path,
+        )  # fmt: skip
+        assert not site.requests_to("/private/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["failed"] == []
+    assert report["skipped"] == [{"path": site.url(ws.PRIVATE_PDF), "reason": ROBOTS_SKIP}]
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert f"skipped: {site.url(ws.PRIVATE_PDF)}: {ROBOTS_SKIP}" in plain.stderr.splitlines()
+    assert "0 failed" in plain.stdout
 
 
 def test_failures_are_bounded_and_nothing_disallowed_is_fetched(crawl: Crawl) -> None:
@@ -216,6 +240,25 @@ def test_fetcher_bounds_redirect_chains_and_declared_sizes(tmp_path: Path) -> No
         with pytest.raises(IngestError, match="not a PDF: the server sent text/html"):
             fetcher.fetch(site.url(ws.ABOUT_PAGE), pdf=True)
     assert not list((tmp_path / "web" / "files").iterdir())  # nothing half-written is left
+
+
+def test_a_server_trickling_bytes_is_abandoned_at_the_deadline(tmp_path: Path) -> None:
+    """One byte every 0.1 s never trips the 0.5 s read timeout; the 1 s deadline ends each response."""
+    short = CrawlOptions(min_interval=0.01, timeout=0.5, retries=1, backoff=0.05, deadline=1.0)
+    with ResourceSite() as site:
+        t = time.perf_counter()
+        urls = [site.url(p) for p in (ws.DRIBBLED_HEADERS, ws.DRIBBLED_BODY, ws.INDICATORS_PAGE)]
+        result = crawl_site(urls, tmp_path / "web", options=short)
+        seconds = time.perf_counter() - t
+        tries = [len(site.requests_to(p)) for p in (ws.DRIBBLED_HEADERS, ws.DRIBBLED_BODY)]
+    too_slow = "sent too slowly: over 1 s for one response; abandoned"
+    assert result.failed == {site.url(ws.DRIBBLED_HEADERS): too_slow, site.url(ws.DRIBBLED_BODY): too_slow}
+    assert seconds < 6, seconds
+    assert tries == [1, 1]  # a trickling server is not asked again
+    # the crawl carried on: the good page and its downloads were fetched after the slow ones
+    assert [p.url for p in result.pages] == [site.url(ws.INDICATORS_PAGE)]
+    assert len(result.downloads) == 2
+    assert not list((tmp_path / "web" / "pages").glob("*.part"))
 
 
 # --------------------------------------------------------------------------- politeness

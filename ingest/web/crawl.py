@@ -21,7 +21,7 @@ from core.errors import IngestError
 from ..load import PDF_SUFFIXES
 from ..pipeline import ProgressCallback
 from ..resource_page import ResourceRecord, looks_like_resource_page, parse_resource_page
-from .fetch import Fetched, Fetcher
+from .fetch import Disallowed, Fetched, Fetcher
 from .options import CrawlOptions
 from .parse import page_links, parse_sitemap
 from .urls import media_type, normal_url, origin_of, site_of
@@ -62,11 +62,12 @@ class FetchedDownload:
 
 @dataclass
 class CrawlResult:
-    """What a crawl found: resource pages, fetched downloads and failures (URL → reason)."""
+    """What a crawl found: resource pages, fetched downloads, failures and skips (URL → reason)."""
 
     pages: list[ResourcePage] = field(default_factory=list)
     downloads: list[FetchedDownload] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # disallowed by robots.txt: correct to leave out
     pages_fetched: int = 0
     skipped_pages: int = 0
     requests: int = 0
@@ -91,6 +92,13 @@ class _Crawler:
 
     def fail(self, url: str, reason: str) -> None:
         self.result.failed.setdefault(url, reason)
+
+    def refused(self, url: str, exc: IngestError) -> None:
+        """Record a fetch refusal: a robots.txt disallow is a skip, anything else a failure."""
+        if isinstance(exc, Disallowed):
+            self.result.skipped.setdefault(url, exc.reason)
+        else:
+            self.fail(url, exc.reason)
 
     def allowed_site(self, url: str) -> bool:
         return not self.same_site or site_of(url) in self.sites
@@ -152,7 +160,7 @@ class _Crawler:
             children, pages = parse_sitemap(fetched.path.read_bytes(), url, self.f.options.max_bytes)
         except IngestError as exc:
             if required:
-                self.fail(url, exc.reason)
+                self.refused(url, exc)
             return False
         for child in children:
             if depth < _SITEMAP_DEPTH and self.allowed_site(child) and not _SKIP_SITEMAP.search(urlsplit(child).path):
@@ -169,7 +177,7 @@ class _Crawler:
         try:
             fetched = self.f.fetch(url)
         except IngestError as exc:
-            self.fail(url, exc.reason)
+            self.refused(url, exc)
             return
         self.result.not_modified += fetched.not_modified
         media = media_type(fetched.content_type)
@@ -217,7 +225,7 @@ class _Crawler:
             try:
                 fetched = self.f.fetch(url, pdf=True)
             except IngestError as exc:
-                self.fail(url, exc.reason)
+                self.refused(url, exc)
                 continue
             self.result.not_modified += fetched.not_modified
             self.result.downloads.append(FetchedDownload(url, fetched, links))

@@ -26,10 +26,11 @@ import httpx
 from core.errors import IngestError
 
 from .cache import HttpCache
+from .deadline import Deadline
 from .options import CrawlOptions
 from .urls import charset_of, host_of, media_type, normal_url, origin_of, size_text
 
-__all__ = ["Fetched", "Fetcher"]
+__all__ = ["Disallowed", "Fetched", "Fetcher"]
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {429, 500, 502, 503, 504}
@@ -41,6 +42,10 @@ _ROBOTS_MAX_BYTES = 512 * 1024
 def _snippet(head: bytes) -> str:
     text = head[:40].decode("latin-1", errors="replace")
     return re.sub(r"\s+", " ", "".join(c if c.isprintable() else "?" for c in text)).strip()
+
+
+class Disallowed(IngestError):
+    """robots.txt forbids the URL: leaving it out is correct, so the crawl reports a skip, not a failure."""
 
 
 @dataclass
@@ -77,6 +82,7 @@ class Fetcher:
             headers={"User-Agent": options.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(options.timeout),
             follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),  # a fresh socket per request, for the Deadline
         )
         self._last: dict[str, float] = {}
         self._delay: dict[str, float] = {}
@@ -138,7 +144,7 @@ class Fetcher:
         if problem:
             raise IngestError(url, f"not fetched: {problem}, so the site is treated as disallowed")
         if rules is not None and not rules.can_fetch(self.options.user_agent, url):
-            raise IngestError(url, "blocked by robots.txt (disallowed for Lantern's user agent); not fetched")
+            raise Disallowed(url, "blocked by robots.txt (disallowed for Lantern's user agent); not fetched")
 
     def sitemaps_in_robots(self, url: str) -> list[str]:
         rules = self.robots(url)
@@ -213,8 +219,12 @@ class Fetcher:
             self.requests += 1
             sink.seek(0)
             sink.truncate()  # a retried attempt starts the body afresh
+            deadline = Deadline(self.options.deadline)
             try:
-                with self.client.stream("GET", url, headers=headers) as r:
+                with deadline, self.client.stream("GET", url, headers=headers,
+                                                  extensions={"trace": deadline.trace}) as r:
+                    if deadline.passed:  # headers dribbled in just under the cut
+                        raise self._too_slow(origin)
                     if r.status_code in _REDIRECTS:
                         location = r.headers.get("location")
                         if not location:
@@ -230,22 +240,24 @@ class Fetcher:
                     elif not 200 <= r.status_code < 300:
                         raise IngestError(origin, f"unexpected HTTP {r.status_code} {r.reason_phrase}".strip())
                     else:
-                        sha = self._read_body(r, sink, pdf, cap, origin)
+                        sha = self._read_body(r, sink, pdf, cap, origin, deadline)
                         return _Response("ok", r.status_code, dict(r.headers), sha256=sha)
                 time.sleep(wait)  # a retryable status; the response is closed while we wait
                 continue
-            except httpx.TimeoutException:
-                if attempt < attempts:
-                    time.sleep(wait)
-                    continue
-                raise IngestError(origin, f"timed out after {self.options.timeout:g} s ({attempts} attempts)") from None
             except (httpx.TransportError, httpx.DecodingError) as exc:
+                if deadline.expired:  # the Deadline cut the socket: a trickling server is not retried
+                    raise self._too_slow(origin) from None
                 if attempt < attempts:
                     time.sleep(wait)
                     continue
+                if isinstance(exc, httpx.TimeoutException):
+                    raise IngestError(origin, f"timed out after {self.options.timeout:g} s ({attempts} attempts)") from None
                 why = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
                 raise IngestError(origin, f"connection failed ({why}; {attempts} attempts)") from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _too_slow(self, url: str) -> IngestError:
+        return IngestError(url, f"sent too slowly: over {self.options.deadline:g} s for one response; abandoned")
 
     def _retry_after(self, value: str | None) -> float:
         if not value:
@@ -259,8 +271,8 @@ class Fetcher:
                 return 0.0
         return max(0.0, min(seconds, self.options.max_wait))
 
-    def _read_body(self, r: httpx.Response, sink: IO[bytes], pdf: bool, cap: int, url: str) -> str:
-        """Stream the body into `sink`, stopping at the size cap; PDFs checked by type and magic."""
+    def _read_body(self, r: httpx.Response, sink: IO[bytes], pdf: bool, cap: int, url: str, deadline: Deadline) -> str:
+        """Stream the body into `sink`, stopping at the size cap or the deadline; PDFs checked by type and magic."""
         content_type = r.headers.get("content-type", "")
         media = media_type(content_type)
         if pdf and media not in _PDF_TYPES:
@@ -271,8 +283,9 @@ class Fetcher:
         digest = hashlib.sha256()
         total = 0
         head = b""
-        deadline = time.monotonic() + self.options.max_seconds
-        for chunk in r.iter_bytes(1 << 16):
+        for chunk in r.iter_bytes():  # each piece as it arrives, so the deadline is checked on every read
+            if deadline.passed:
+                raise self._too_slow(url)
             total += len(chunk)
             if total > cap:
                 raise IngestError(url, f"larger than the size cap of {size_text(cap)}; download stopped")
@@ -280,10 +293,10 @@ class Fetcher:
                 head += chunk[: 1024 - len(head)]
                 if len(head) >= 1024 and b"%PDF-" not in head:
                     raise IngestError(url, f"not a PDF: served as {media or 'no type'} but starts {_snippet(head)!r}")
-            if time.monotonic() > deadline:
-                raise IngestError(url, f"took longer than {self.options.max_seconds:g} s; download stopped")
             digest.update(chunk)
             sink.write(chunk)
+        if deadline.expired:  # the cut socket can look like the end of a body without Content-Length
+            raise self._too_slow(url)
         if pdf and b"%PDF-" not in head:
             raise IngestError(url, f"not a PDF: served as {media or 'no type'} but starts {_snippet(head)!r}")
         self.downloaded_bytes += total

@@ -20,6 +20,6 @@ class CrawlOptions:
     backoff: float = 1.0  # wait before the first retry, doubled for each further one
     max_bytes: int = 50 * 1024 * 1024  # per response; streaming stops beyond it
     max_redirects: int = 5
-    max_seconds: float = 600.0  # whole-response deadline (a server trickling bytes)
+    deadline: float = 60.0  # wall-clock seconds for one response, headers and body (a server trickling bytes)
     max_wait: float = 60.0  # most seconds honoured from Retry-After or Crawl-delay
     max_sitemaps: int = 50

@@ -42,6 +42,7 @@ def ingest_urls(
     by_path: dict[str, str] = {str(sf.path): sf.source for sf in files}
     pipeline_failed = [{"path": by_path.get(f["path"], f["path"]), "error": f["error"]} for f in report.failed]
     report.failed = [{"path": url, "error": reason} for url, reason in result.failed.items()] + pipeline_failed
+    report.skipped = [{"path": url, "reason": reason} for url, reason in result.skipped.items()]
     report.timings = {"fetch": result.seconds, **report.timings}
     report.seconds += result.seconds
     keep = {Path(str(d.metadata.get("path"))) for d in stored_documents(settings).values() if d.metadata.get("path")}

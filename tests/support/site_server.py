@@ -7,7 +7,8 @@ lines "Title - Publisher, Year (Language)" with DOWNLOAD links, rel="category ta
 links, "TAGS: Europe", a related block of "...Read More" teasers), a wp-sitemap.xml index,
 robots.txt, real PDFs from the shared corpus (read at start-up, never committed), and
 hostile cases: 404, 500, a response slower than the client's timeout, a redirect loop,
-an HTML page served as application/pdf, an oversize PDF, a PDF under /private/.
+an HTML page served as application/pdf, an oversize PDF, a PDF under /private/, and
+slow-loris pages that send their headers or their body one byte every 0.1 s.
 
 Every request is recorded (method, path, headers, arrival time, status) so tests can
 assert politeness. Responses carry ETag and/or Last-Modified and answer 304 to
@@ -58,6 +59,8 @@ FAKE_PDF = "/wp-content/uploads/2022/01/monitoring-report.pdf"  # an HTML page s
 OVERSIZE_PDF = "/wp-content/uploads/2022/01/monitoring-report-annex.pdf"  # streamed, no Content-Length
 PRIVATE_PDF = "/private/internal-briefing.pdf"  # disallowed by robots.txt
 DECLARED_BIG_PDF = "/wp-content/uploads/2022/01/declared-big.pdf"  # Content-Length over the cap
+DRIBBLED_HEADERS = "/resources/dribbled-headers/"  # headers one byte every 0.1 s (slow-loris)
+DRIBBLED_BODY = "/resources/dribbled-body/"  # prompt headers, then the body one byte every 0.1 s
 HOPS = "/hop/"  # /hop/N/ redirects to /hop/N+1/ up to /hop/10/: a chain longer than 5 redirects
 
 GOOD_PAGES = (INDICATORS_PAGE, RETAIL_PAGE, FAQ_PAGE)
@@ -262,12 +265,14 @@ class ResourceSite:
         hostile: bool = True,
         sitemap: bool = True,
         slow_seconds: float = 3.0,
+        dribble_seconds: float = 15.0,
         oversize_bytes: int = 3_000_000,
         pdf_dir: Path = PDF_DIR,
     ):
         self.hostile = hostile
         self.sitemap = sitemap
         self.slow_seconds = slow_seconds
+        self.dribble_seconds = dribble_seconds  # then the rest at once, so a client without a deadline ends late
         self.oversize_bytes = oversize_bytes
         self.pdf_dir = pdf_dir
         self.requests: list[Request] = []
@@ -412,6 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
             if path == OVERSIZE_PDF:
                 return self._oversize(site.oversize_bytes)
+            if path in (DRIBBLED_HEADERS, DRIBBLED_BODY):
+                return self._dribble(slow_headers=path == DRIBBLED_HEADERS)
         route = site.routes.get(path)
         if route is None or (path == SLOW_PAGE and not site.hostile):
             return self._plain(404, "Page not found")
@@ -462,6 +469,21 @@ class _Handler(BaseHTTPRequestHandler):
         while sent < size and not self.owner._stop.is_set():
             self.wfile.write(block)
             sent += len(block)
+
+
+    def _dribble(self, slow_headers: bool) -> None:
+        """A slow-loris: each byte well inside a read timeout, the whole far beyond any sane deadline."""
+        self._record.status = 200
+        body = resource_html(RESOURCES[INDICATORS_PAGE]).encode()
+        head = (f"HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Length: {len(body)}\r\n"
+                f"X-Padding: {'.' * 400}\r\n\r\n").encode()
+        data, i = head + body, 0 if slow_headers else len(head)
+        self.wfile.write(data[:i])
+        end = time.monotonic() + self.owner.dribble_seconds
+        while i < len(data) and time.monotonic() < end and not self.owner._stop.wait(0.1):
+            self.wfile.write(data[i : i + 1])
+            i += 1
+        self.wfile.write(data[i:])
 
 
 def _not_after(last_modified: str, since: str) -> bool:
