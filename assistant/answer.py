@@ -134,15 +134,14 @@ def extractive_answer(
     if len(asks.parts) > 1:
         part_vectors = embedder.embed(list(asks.parts))
         for part, vec in zip(asks.parts, part_vectors, strict=True):
-            _answer_part(part, vec, keep, chosen, vectors, idf, asks)
+            _answer_part(part, vec, keep, chosen, vectors, idf)
     chosen = _with_antecedents(chosen, candidates)
     return Draft(_render(chosen), [])
 
 
 def _bonus(asks: Asks, unit: Unit) -> float:
     bonus = 0.0
-    shown = unit.parts[0] if unit.kind == "list" else unit.text
-    if any(carries(kind, unit.text if unit.kind == "list" else shown) for kind in asks.kinds):
+    if any(carries(kind, unit.text) for kind in asks.kinds):
         bonus += TYPE_BONUS
     if unit.kind == "list":
         bonus += LIST_BONUS if asks.wants_list else 0.0
@@ -177,7 +176,7 @@ def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_C
             continue
         if any(_jaccard(set(content_words(c.unit.text)), set(content_words(o.unit.text))) > 0.6 for o in chosen):
             continue
-        if length + _words(c) > max(budget if c.unit.kind != "list" else MAX_LIST_WORDS, 0):
+        if length + _words(c) > (MAX_LIST_WORDS if c.unit.kind == "list" else budget):
             continue
         chosen.append(c)
         length += _words(c)
@@ -185,7 +184,7 @@ def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_C
 
 
 def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: list[_Candidate],
-                 vectors: np.ndarray, idf: dict[str, float], asks: Asks) -> None:
+                 vectors: np.ndarray, idf: dict[str, float]) -> None:
     """Make sure one part of a two-part question has its own unit in the answer."""
     p_words = set(content_words(part))
     if not p_words:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from core.text import MARKER, Span, cited_numbers, claims, content_words, negated, numbers, sentence_spans
 from core.types import Citation, Hit, RemovedCitation
@@ -82,6 +83,7 @@ def check_citations(
     citations: list[Citation] = []
     out: list[str] = []
 
+    @cache  # an uncited claim is judged while its source is sought, then again as cited: ask once
     def refusal(n: int, claim: str) -> str | None:
         """Why source n does not support the claim (None: it does)."""
         if not 1 <= n <= len(hits):

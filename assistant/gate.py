@@ -33,7 +33,7 @@ FEATURES = ("dense_best", "dense_margin", "keyword_margin", "pool_missing_number
 # fitted language weight would only learn "always answer those" (it did: −1.9, and let a Dutch
 # question about a country and year no document covers through). Instead a question not in
 # English is held to its language-neutral terms only (numbers, acronyms): its names may be
-# translated ("Birmanie" for "Burma") and would read as missing.
+# translated ("Allemagne" for "Germany") and would read as missing.
 # General English framing of a question that asks for a figure.
 _WANTS_NUMBER = re.compile(
     r"\b(?:how\s+(?:many|much|long|old|often|large)|what\s+(?:percentage|proportion|share|number|fraction|"

@@ -177,8 +177,8 @@ class Retriever:
         hits = merge_overlapping(hits, self.store.page_text)[:top_k]
         for rank, hit in enumerate(hits, 1):
             hit.rank = rank
-        best = max((s for _, s in dense), default=0.0)
         top_dense = sorted((s for _, s in dense), reverse=True)[:3]
+        best = top_dense[0] if top_dense else 0.0
         pool = [chunks[cid] for cid, _ in fused[: top_k * 4] if cid in chunks]
         return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]], pool)
 
