@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 
 from .errors import SettingsError
 
-EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai", "hash")
+EMBED_BACKENDS = ("auto", "onnx-int8", "onnx", "torch", "openai", "hash")
 ANSWER_MODES = ("auto", "extractive", "llm")
 CROSSLINGUAL_MODES = ("auto", "all", "off")
 
@@ -38,8 +38,9 @@ class Settings:
     chroma: str = _setting("", "Chroma server as host:port; empty means embedded in the store folder", topic="store")
     collection: str = _setting("lantern", "Chroma collection name", topic="store")
     embed_backend: str = _setting(
-        "onnx-int8", "embedding backend: local MiniLM via ONNX int8/fp32 or torch, an OpenAI-compatible endpoint, "
-        "or hash (word hashing, no model: for tests only)", EMBED_BACKENDS, topic="embed",
+        "auto", "embedding backend: auto = local MiniLM on a CUDA GPU when one is present (onnxruntime-gpu, "
+        "else torch fp16), else ONNX int8 on the CPU; or local MiniLM via ONNX int8/fp32 or torch on the CPU, "
+        "an OpenAI-compatible endpoint, or hash (word hashing, no model: for tests only)", EMBED_BACKENDS, topic="embed",
     )
     embed_model: str = _setting("", "embedding model: empty = bundled all-MiniLM-L6-v2; a model name for openai", topic="embed")
     embed_base_url: str = _setting("", "OpenAI-compatible embeddings endpoint (for embed_backend=openai)", topic="embed")
