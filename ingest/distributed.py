@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +53,21 @@ def remote_work(source: str, name: str, data: bytes | None, text: str | None, me
                 writer.writeheader()
                 writer.writerow({**manifest, "file": name})
         return _work(SourceFile(path, source, metadata, text), sha256, settings, threads=1)
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds when nothing listens at the address (Ray itself retries for minutes)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        if address == "auto":  # Ray finds the cluster this machine belongs to
+            return
+        raise SettingsError(f"--ray {address!r}: expected HOST:PORT (the head's GCS port, e.g. 10.0.0.5:6379) "
+                            "or ray://HOST:PORT (Ray Client, port 10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise LanternError(f"cannot join the Ray cluster at {address}: nothing answers at {host}:{port} "
+                           f"({exc.strerror or exc}); start its head with `ray start --head`") from None
 
 
 class _Pending:
@@ -93,6 +109,7 @@ class RayCluster:
             raise SettingsError("--ray needs Ray on this machine and on every node: pip install 'lantern[ray]'") from None
         self.ray = ray
         self.address = address
+        _check_reachable(address)
         try:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
                      configure_logging=True, ignore_reinit_error=True)
