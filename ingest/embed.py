@@ -49,7 +49,7 @@ class Embedder(Protocol):
 class EmbedPlan:
     """Where MiniLM runs: `backend` is 'onnx-int8' (CPU), 'onnx-cuda' (onnxruntime with
     `providers`, fp32) or 'torch-cuda' (sentence-transformers' model on `device`, fp16 when
-    `half`); `reason` says why, for logs and benchmarks."""
+    `half`); `reason` says why, for logs and bench/gpu.py."""
 
     backend: str
     providers: tuple[str, ...] = (CPU_PROVIDER,)
