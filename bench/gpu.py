@@ -127,10 +127,12 @@ def main() -> None:
     cpu_row, cpu_vectors = measure("onnx-int8 (CPU, the default without a GPU)",
                                    lambda: embed.embedder_for_plan(cpu_plan, batch_size=8), passages[:cpu_count])
     rows.append(cpu_row | {"cos_min": 1.0, "cos_mean": 1.0})
-    if not candidates:  # the GPU code path, its device forced to the CPU: what the tests check
+    if not candidates:  # the GPU code paths, their device forced to the CPU: what the tests check
         forced = replace(embed.choose_embedding([embed.CUDA_PROVIDER, embed.CPU_PROVIDER], 1, False),
                          providers=(embed.CPU_PROVIDER,))
         candidates.append(("onnx-cuda code path forced to the CPU (fp32)", lambda p=forced: embed.embedder_for_plan(p)))
+        forced = replace(embed.choose_embedding([embed.CPU_PROVIDER], 1, True), device="cpu", half=False)
+        candidates.append(("torch-cuda code path forced to the CPU (fp32)", lambda p=forced: embed.embedder_for_plan(p)))
     for name, make in candidates:
         print(f"embedding with {name} ...", file=sys.stderr, flush=True)
         count = len(passages) if "forced" not in name else cpu_count

@@ -40,7 +40,7 @@ def remote_work(source: str, name: str, data: bytes | None, text: str | None, me
                 manifest: dict[str, str] | None, sha256: str, settings: Settings):
     """One file in a Ray task: rebuilt in a private folder under its own name (with its manifest
     row), then loaded, chunked and embedded exactly as a local worker does."""
-    offline_environment()  # a Ray worker inherits the node's environment, not the driver's
+    offline_environment()  # before the model and splitter load: a Ray worker has the node's environment
     from .pipeline import _work
 
     with tempfile.TemporaryDirectory(prefix="lantern-ray-") as folder:
