@@ -101,6 +101,15 @@ def passages() -> list[str]:
     return [embedding_text(c) for c in chunks][:48]
 
 
+@pytest.fixture(scope="module")
+def cpu_vectors(passages: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The passages through the CPU path `auto` takes here, and through fp32 ONNX (the reference)."""
+    settings = settings_for(Path("/nonexistent"))
+    default = make_embedder(settings).embed(passages)
+    reference = make_embedder(settings.with_overrides(embed_backend="onnx")).embed(passages)
+    return default, reference
+
+
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     assert a.shape == b.shape
     return (a * b).sum(axis=1)
@@ -108,17 +117,15 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.integration
 @pytest.mark.parametrize("gpu_backend", ["onnx-cuda", "torch-cuda"])
-def test_gpu_code_path_gives_the_cpu_paths_vectors(gpu_backend: str, passages: list[str]) -> None:
+def test_gpu_code_path_gives_the_cpu_paths_vectors(gpu_backend: str, passages: list[str], cpu_vectors) -> None:
     """The embedder a GPU machine would build, with its device forced to the CPU: the same
     batching, parallel tokenisation, model call and pooling as on CUDA."""
-    settings = settings_for(Path("/nonexistent"))
-    default = make_embedder(settings).embed(passages)  # the CPU path `auto` takes here
-    reference = make_embedder(settings.with_overrides(embed_backend="onnx")).embed(passages)  # fp32
+    default, reference = cpu_vectors
     providers = ONNX_GPU if gpu_backend == "onnx-cuda" else [CPU_PROVIDER]
     plan = choose_embedding(providers, 1, torch_cuda=True)
     assert plan.backend == gpu_backend
     on_cpu = replace(plan, providers=(CPU_PROVIDER,), device="cpu")  # fp16 stays on for torch
-    texts = passages if gpu_backend == "onnx-cuda" else passages[:24]  # fp16 on a CPU is slow
+    texts = passages if gpu_backend == "onnx-cuda" else passages[:8]  # fp16 on a CPU is slow
     vectors = embedder_for_plan(on_cpu).embed(texts)
     assert vectors.shape == (len(texts), 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert _cosines(vectors, default[: len(texts)]).min() >= 0.99
