@@ -126,12 +126,13 @@ def test_gpu_code_path_gives_the_cpu_paths_vectors(gpu_backend: str, passages: l
     assert plan.backend == gpu_backend
     on_cpu = replace(plan, providers=(CPU_PROVIDER,), device="cpu")  # fp16 stays on for torch
     texts = passages if gpu_backend == "onnx-cuda" else passages[:8]  # fp16 on a CPU is slow
-    vectors = embedder_for_plan(on_cpu).embed(texts)
+    embedder = embedder_for_plan(on_cpu)
+    vectors = embedder.embed(texts)
     assert vectors.shape == (len(texts), 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert _cosines(vectors, default[: len(texts)]).min() >= 0.99
     assert _cosines(vectors, reference[: len(texts)]).min() >= 0.999
     # one passage alone, or inside a batch of others, gets the same vector (padding is masked)
-    alone = embedder_for_plan(on_cpu).embed([texts[3]])[0]
+    alone = embedder.embed([texts[3]])[0]
     assert float(alone @ vectors[3]) >= 0.999
 
 
