@@ -92,10 +92,37 @@ SCROLL_JS = """() => { const bring = () => {
 
 # Gradio scopes `css` under its content root, which sits inside the padded page wrapper, and
 # only the top-level rules also go in unscoped: the phone-width page margin goes in `head`.
+# The script there mends two things in Gradio's own markup that screen readers trip over (found
+# by axe-core, tests/test_ui_browser.py): the chat's example questions are a role="list" of
+# buttons (not list items), and the upload area's aria-label hides its visible text.
 HEAD = (
     "<style>@media (max-width: 640px) { .gradio-container .main.fillable "
-    "{padding-left: 6px !important; padding-right: 6px !important;} }</style>"
+    "{padding-left: 6px !important; padding-right: 6px !important;} } .dark .lantern-cite {color: #fdba74;}</style>"
+    "<script>(() => { const mend = () => {"
+    " for (const el of document.querySelectorAll('.examples[role=list]')) {"
+    " el.setAttribute('role', 'group'); el.setAttribute('aria-label', 'Example questions'); }"
+    " for (const el of document.querySelectorAll('.upload-container[aria-label]')) { el.removeAttribute('aria-label'); }"
+    " }; new MutationObserver(mend).observe(document.documentElement, {childList: true, subtree: true}); })();"
+    "</script>"
 )
+
+
+def theme() -> Any:
+    """Gradio's default theme with colours that read (WCAG AA contrast, checked by axe-core):
+    its orange buttons, accents and grey hints were below 4.5:1 on white."""
+    import gradio as gr
+
+    return gr.themes.Default().set(
+        button_primary_background_fill="#c2410c", button_primary_background_fill_dark="#c2410c",
+        button_primary_background_fill_hover="#9a3412", button_primary_background_fill_hover_dark="#9a3412",
+        button_primary_text_color="#ffffff", button_primary_text_color_dark="#ffffff",
+        button_cancel_background_fill="#b91c1c", button_cancel_background_fill_dark="#b91c1c",
+        button_cancel_background_fill_hover="#991b1b", button_cancel_background_fill_hover_dark="#991b1b",
+        button_cancel_text_color="#ffffff", button_cancel_text_color_dark="#ffffff",
+        color_accent="#c2410c",  # no dark variant in Gradio: HEAD lightens the [n] links in dark mode
+        body_text_color_subdued="#52525b", body_text_color_subdued_dark="#a1a1aa",
+        block_info_text_color="#52525b", block_info_text_color_dark="#a1a1aa",
+    )
 
 
 def stylesheet() -> str:
@@ -395,5 +422,6 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, **kw: 
     kw.setdefault("footer_links", ["api", "settings"] if settings.ui_debug else [])
     kw.setdefault("css", stylesheet())
     kw.setdefault("head", HEAD)
+    kw.setdefault("theme", theme())
     demo.launch(server_name=host, server_port=port, app_kwargs=app_kwargs, mcp_server=False, pwa=False, **kw)
     return demo

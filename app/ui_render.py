@@ -181,7 +181,7 @@ def _nearest_sources(answer: Answer, served: set[str]) -> str:
         out.append(
             f'<div class="lantern-source"><strong>{esc(chunk.title)}</strong>'
             f'<div class="lantern-meta">{meta}</div>'
-            f'<blockquote class="lantern-passage">{_plain(snippet)}</blockquote></div>'
+            f'<blockquote class="lantern-passage" tabindex="0">{_plain(snippet)}</blockquote></div>'
         )
     out.append("</div>")
     return "".join(out)
@@ -208,7 +208,7 @@ def render_sources(answer: Answer, served: set[str], sections: dict[int, str] | 
             out.append(
                 f'<div class="lantern-source" id="source-{cite.n}"><span class="lantern-cite">[{cite.n}]</span> '
                 f'<strong>{esc(cite.title)}</strong><div class="lantern-meta">{meta}</div>'
-                f'<blockquote class="lantern-passage">{passage}</blockquote></div>'
+                f'<blockquote class="lantern-passage" tabindex="0">{passage}</blockquote></div>'
             )
         out.append("</div>")
     if answer.removed_citations:
