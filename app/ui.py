@@ -76,14 +76,15 @@ COPY_JS = r"""(text) => {
   if (plain) { navigator.clipboard.writeText(plain).catch(() => {}); }
   return plain;
 }"""
-# after an answer: if its first line scrolled out of view (long answers, phones), bring it back
+# after an answer: if its first line is out of the chat's view (above it: long answers, phones;
+# below it: an earlier answer still fills the view), bring it to the top
 SCROLL_JS = """() => { const bring = () => {
   const bots = document.querySelectorAll('#lantern-chat .message-row.bot-row, #lantern-chat .bot-row');
   const last = bots[bots.length - 1];
   if (!last) return;
   const box = last.closest('.bubble-wrap') || last.parentElement;
-  const top = last.getBoundingClientRect().top, boxTop = box.getBoundingClientRect().top;
-  if (top < boxTop) { box.scrollTop += top - boxTop - 8; }
+  const top = last.getBoundingClientRect().top, rect = box.getBoundingClientRect();
+  if (top < rect.top || top > rect.bottom - 60) { box.scrollTop += top - rect.top - 8; }
   const now = last.getBoundingClientRect().top;
   if (now < 0 || now > window.innerHeight - 60) { window.scrollBy(0, now - 8); }
 };
@@ -215,7 +216,7 @@ def build_app(settings: Settings) -> "gr.Blocks":
                     add_result = gr.Markdown("")
                 table = gr.Dataframe(
                     ui.documents_rows(),
-                    headers=["Title", "Source", "Publisher", "Year", "Language", "Pages", "Chunks", "Ingested"],
+                    headers=["Title", "Source", "Publisher", "Year", "Language", "Pages", "Passages", "Added"],
                     label="In this library", interactive=False, wrap=True, max_height=420,
                     column_widths=["26%", "20%", "15%", "6%", "9%", "6%", "6%", "12%"],
                 )

@@ -315,6 +315,35 @@ def test_upload_a_pdf_then_it_is_cited_and_removable(app: SimpleNamespace, clien
     assert f"/lantern/pdf/{pdf.name}" not in _last_answer(history)
 
 
+def test_document_details_set_on_upload_and_edited(app: SimpleNamespace, client, tmp_path: Path) -> None:
+    """Details typed on upload reach citations and filters; an editor changes them later."""
+    from app.ui_filters import FilterChoice
+    from gradio_client import handle_file
+
+    note = tmp_path / "shelter-note.md"
+    note.write_text("# Shelter intake note\n\nEvery person arriving at the shelter is offered a private interview "
+                    "with an interpreter of their choice before any questions about their work.\n", encoding="utf-8")
+    report = client.predict([handle_file(str(note))], title="Shelter intake", publisher="Harbour House Trust",
+                            year="2021", language="English", api_name="/upload")[0]
+    assert "**shelter-note.md** added" in report.replace("\\", ""), report
+    doc = app.ui.lantern.store.document("shelter-note.md")
+    assert doc and (doc.title, doc.publisher, doc.year, doc.language) == ("Shelter intake", "Harbour House Trust",
+                                                                          2021, "en")
+    _, history = _ask(client, "Who interviews a person arriving at the shelter?", publisher="Harbour House Trust")
+    answer = _last_answer(history)
+    assert "Searched only: publisher Harbour House Trust" in answer and "Harbour House Trust · 2021" in answer, answer
+
+    assert "Nothing was changed" in app.ui.edit_document("shelter-note.md", "Shelter intake", "", "21st", "")
+    saved = app.ui.edit_document("shelter-note.md", "Shelter intake (revised)", "Harbour House", "2022", "Dutch, en")
+    assert saved.startswith("Saved the details of **Shelter intake (revised)**"), saved
+    doc = app.ui.lantern.store.document("shelter-note.md")
+    assert doc and (doc.publisher, doc.year, doc.language) == ("Harbour House", 2022, "nl;en")
+    assert "Searching <strong>1 of" in app.ui.banner(FilterChoice.of(publisher="Harbour House", year_from="2022"))
+    _, history = _ask(client, "Who interviews a person arriving at the shelter?", document="shelter-note.md")
+    assert "Shelter intake (revised)" in _last_answer(history) and "Harbour House · 2022" in _last_answer(history)
+    assert "Removed" in client.predict("shelter-note.md", api_name="/remove")[0]
+
+
 def test_bad_uploads_are_rejected_by_name(client, tmp_path: Path) -> None:
     exe = tmp_path / "setup.exe"
     exe.write_bytes(b"MZ\x90\x00" + b"\x00" * 200)
