@@ -317,8 +317,9 @@ def test_upload_a_pdf_then_it_is_cited_and_removable(app: SimpleNamespace, clien
 
 def test_document_details_set_on_upload_and_edited(app: SimpleNamespace, client, tmp_path: Path) -> None:
     """Details typed on upload reach citations and filters; an editor changes them later."""
-    from app.ui_filters import FilterChoice
     from gradio_client import handle_file
+
+    from app.ui_filters import FilterChoice
 
     note = tmp_path / "shelter-note.md"
     note.write_text("# Shelter intake note\n\nEvery person arriving at the shelter is offered a private interview "

@@ -104,6 +104,19 @@ def _ask(page: Any, question: str) -> Any:
     return _last_answer(page)
 
 
+def _answer_top_in_view(page: Any, answer: Any, height: int) -> tuple[float, float]:
+    """Wait (up to 5 s: the app corrects the chat's scroll a few times) until the answer's first
+    line sits in the chat's view and the window's; (its top, the chat's top)."""
+    chat = page.locator("#lantern-chat .bubble-wrap").first
+    deadline = time.monotonic() + 5
+    while True:
+        top = answer.evaluate("el => el.getBoundingClientRect().top")
+        box = chat.evaluate("el => { const r = el.getBoundingClientRect(); return [r.top, r.bottom]; }")
+        if (0 <= top < min(height, box[1]) - 40 and top >= box[0] - 2) or time.monotonic() > deadline:
+            return top, box[0]
+        page.wait_for_timeout(100)
+
+
 def _pick(page: Any, label: str, option: str) -> None:
     """Choose `option` in the Gradio dropdown labelled `label`."""
     page.get_by_label(label, exact=True).click()
@@ -174,7 +187,8 @@ def test_editor_answers_open_at_the_quote(app: SimpleNamespace) -> None:
             tooltip = cite.get_attribute("title") or ""
             quoted = tooltip[1:tooltip.index("” — ")]
             page_number = int(re.search(r"p\. (\d+)", tooltip).group(1))
-            page.wait_for_timeout(300)
+            top, chat_top = _answer_top_in_view(page, answer, 1000)
+            assert 0 <= top < 1000 - 40 and top >= chat_top - 2, "the new answer's start is in view"
             page.screenshot(path=str(OUTPUT / "ui-answer.png"))
             problems += _serious_violations(page, "answer with sources")
             with context.expect_page() as opened:
@@ -274,14 +288,7 @@ def test_phone_shows_the_start_of_the_answer(app: SimpleNamespace) -> None:
             problems = _serious_violations(page, "phone start page")
             answer = _ask(page, PDF_QUESTION)
             first_line = answer.get_by_text(re.compile(r"^\s*\S")).first
-            chat = page.locator("#lantern-chat .bubble-wrap").first
-            deadline = time.monotonic() + 5  # the app brings the answer's start back once it is complete
-            while True:
-                top = answer.evaluate("el => el.getBoundingClientRect().top")
-                chat_top = chat.evaluate("el => el.getBoundingClientRect().top")
-                if (0 <= top < 844 - 40 and top >= chat_top - 2) or time.monotonic() > deadline:
-                    break
-                page.wait_for_timeout(100)
+            top, chat_top = _answer_top_in_view(page, answer, 844)
             assert 0 <= top < 844 - 40 and top >= chat_top - 2, (top, chat_top)
             assert first_line.is_visible()
             problems += _serious_violations(page, "phone answer")
