@@ -2,30 +2,39 @@
 
     lantern ui                                  # http://127.0.0.1:7860, store ./.lantern
     lantern ui --store /data/lantern --port 8080
-    lantern ui --host 0.0.0.0                   # reachable from the local network (no login!)
+    lantern ui --host 0.0.0.0 --ui-users users.toml   # reachable from the network: everyone signs in
     LANTERN_LLM_BASE_URL=http://gpu-box:8000/v1 LANTERN_LLM_MODEL=qwen2.5-14b lantern ui
 
 What it offers:
 
 * **Ask** — a chat with streamed answers; every sentence carries [n] markers, each a link whose
-  tooltip shows the quote, title and page: it opens a PDF at the cited page
-  (`/lantern/file/<source>#page=N`, served from the store's own copy; only ingested files,
-  anything else is a 404) and any other source as a readable page scrolled to the quote,
-  highlighted (`/lantern/view/<source>?q=<quote>#quote`). Beneath each answer its sources:
-  title, publisher, year, page (and printed page label), the quoted passage highlighted in its
-  chunk. A follow-up shows the question actually searched ("Searched for: …"). Citations the
+  tooltip shows the quote, title, article or section ("Article 4") and page: it opens a PDF in
+  the app's own PDF.js viewer at the cited page with the quote highlighted in the page's text
+  (`/lantern/pdf/<source>?page=N&q=<quote>`; PDF.js is vendored in `app/static/pdfjs/`, the
+  file comes from the store's own copy: only ingested files, anything else is a 404), and any
+  other source as a readable page scrolled to the quote, highlighted, its headings anchored
+  (`/lantern/view/<source>?q=<quote>#quote`). Beneath each answer its sources: title,
+  publisher, year, article or section, page (and printed page label), the quoted passage
+  highlighted in its chunk. A follow-up shows the question actually searched ("Searched for:
+  …"), a filtered search the filters it was limited to ("Searched only: …"). Citations the
   checker removed are listed as a short note, and an abstention is shown as such, with the
   nearest sources. The example questions come from the library itself (titles and headings
   made into questions, kept only when the library answers them). "Copy answer" copies the
   last answer as plain text with its numbered sources and links. The conversation is kept in
   the browser (localStorage, encrypted by the server), so a reload shows it again. Filters
-  (publisher, years, language, document), the number of sources, and the answer mode (offline
-  extractive, or the LLM endpoint when one is configured) sit beside the chat. Enter sends;
+  (publisher, years, language, document type, document; clean values from `app.ui_filters`,
+  and a sentence on why nothing matches), the number of sources, and the answer mode (offline
+  extractive, or the LLM endpoint when one is configured) sit beside the chat; the banner
+  counts what the filters admit. Enter sends;
   👍/👎 and an optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the
   last line of an `answer_id` is the latest word on that answer).
-* **Add documents** — upload PDF, Markdown, text or HTML files (up to `max_upload_mb`
-  each); they are copied to `<store>/uploads/` and ingested with a progress bar; the table
-  lists what the store holds, and a document can be removed.
+* **Documents** — the library's table; editors upload PDF, Markdown, text or HTML files (up to
+  `max_upload_mb` each) with an optional title, publisher, year and language; they are copied
+  to `<store>/uploads/` and ingested with a progress bar. Editors change any document's details
+  and remove documents.
+* **Sign-in** (`app.ui_auth`) — with a users file (`ui_users`) everyone signs in: readers ask,
+  editors also add, change and remove documents. Without one the UI serves 127.0.0.1 only, open
+  as before.
 
 This module only wires Gradio: the layout and thin event handlers. What they do lives in
 `app.ui_logic` (one `LanternUI` shared by every session: asking, feedback, uploads), the
@@ -45,9 +54,13 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from core.errors import SettingsError
 from core.settings import Settings, offline_environment
 
+from .ui_auth import is_loopback
+from .ui_filters import FilterChoice
 from .ui_logic import LanternUI, Session
+from .ui_render import md_escape
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -63,14 +76,15 @@ COPY_JS = r"""(text) => {
   if (plain) { navigator.clipboard.writeText(plain).catch(() => {}); }
   return plain;
 }"""
-# after an answer: if its first line scrolled out of view (long answers, phones), bring it back
+# after an answer: if its first line is out of the chat's view (above it: long answers, phones;
+# below it: an earlier answer still fills the view), bring it to the top
 SCROLL_JS = """() => { const bring = () => {
   const bots = document.querySelectorAll('#lantern-chat .message-row.bot-row, #lantern-chat .bot-row');
   const last = bots[bots.length - 1];
   if (!last) return;
   const box = last.closest('.bubble-wrap') || last.parentElement;
-  const top = last.getBoundingClientRect().top, boxTop = box.getBoundingClientRect().top;
-  if (top < boxTop) { box.scrollTop += top - boxTop - 8; }
+  const top = last.getBoundingClientRect().top, rect = box.getBoundingClientRect();
+  if (top < rect.top || top > rect.bottom - 60) { box.scrollTop += top - rect.top - 8; }
   const now = last.getBoundingClientRect().top;
   if (now < 0 || now > window.innerHeight - 60) { window.scrollBy(0, now - 8); }
 };
@@ -79,10 +93,37 @@ SCROLL_JS = """() => { const bring = () => {
 
 # Gradio scopes `css` under its content root, which sits inside the padded page wrapper, and
 # only the top-level rules also go in unscoped: the phone-width page margin goes in `head`.
+# The script there mends two things in Gradio's own markup that screen readers trip over (found
+# by axe-core, tests/test_ui_browser.py): the chat's example questions are a role="list" of
+# buttons (not list items), and the upload area's aria-label hides its visible text.
 HEAD = (
     "<style>@media (max-width: 640px) { .gradio-container .main.fillable "
-    "{padding-left: 6px !important; padding-right: 6px !important;} }</style>"
+    "{padding-left: 6px !important; padding-right: 6px !important;} } .dark .lantern-cite {color: #fdba74;}</style>"
+    "<script>(() => { const mend = () => {"
+    " for (const el of document.querySelectorAll('.examples[role=list]')) {"
+    " el.setAttribute('role', 'group'); el.setAttribute('aria-label', 'Example questions'); }"
+    " for (const el of document.querySelectorAll('.upload-container[aria-label]')) { el.removeAttribute('aria-label'); }"
+    " }; new MutationObserver(mend).observe(document.documentElement, {childList: true, subtree: true}); })();"
+    "</script>"
 )
+
+
+def theme() -> Any:
+    """Gradio's default theme with colours that read (WCAG AA contrast, checked by axe-core):
+    its orange buttons, accents and grey hints were below 4.5:1 on white."""
+    import gradio as gr
+
+    return gr.themes.Default().set(
+        button_primary_background_fill="#c2410c", button_primary_background_fill_dark="#c2410c",
+        button_primary_background_fill_hover="#9a3412", button_primary_background_fill_hover_dark="#9a3412",
+        button_primary_text_color="#ffffff", button_primary_text_color_dark="#ffffff",
+        button_cancel_background_fill="#b91c1c", button_cancel_background_fill_dark="#b91c1c",
+        button_cancel_background_fill_hover="#991b1b", button_cancel_background_fill_hover_dark="#991b1b",
+        button_cancel_text_color="#ffffff", button_cancel_text_color_dark="#ffffff",
+        color_accent="#c2410c",  # no dark variant in Gradio: HEAD lightens the [n] links in dark mode
+        body_text_color_subdued="#52525b", body_text_color_subdued_dark="#a1a1aa",
+        block_info_text_color="#52525b", block_info_text_color_dark="#a1a1aa",
+    )
 
 
 def stylesheet() -> str:
@@ -100,12 +141,14 @@ def build_app(settings: Settings) -> "gr.Blocks":
     max_top_k = max(15, settings.top_k)
 
     def choices_of(cat: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+        c = cat["choices"]
         return {
-            "publisher": [("Any publisher", ANY)] + [(p, p) for p in cat["publishers"]],
-            "year_from": [("Any", ANY)] + [(str(y), str(y)) for y in cat["year_list"]],
-            "year_to": [("Any", ANY)] + [(str(y), str(y)) for y in reversed(cat["year_list"])],
-            "language": [("Any language", ANY)] + [(lang, lang) for lang in cat["languages"]],
-            "document": [("Any document", ANY)] + [(d.title or d.source, d.source) for d in cat["documents"]],
+            "publisher": [("Any publisher", ANY)] + c["publisher"],
+            "year_from": [("Any", ANY)] + c["years"],
+            "year_to": [("Any", ANY)] + list(reversed(c["years"])),
+            "language": [("Any language", ANY)] + c["language"],
+            "doc_type": [("Any type", ANY)] + c["doc_type"],
+            "document": [("Any document", ANY)] + c["document"],
             "remove": [(f"{d.title or d.source} ({d.source})", d.source) for d in cat["documents"]],
         }
 
@@ -113,12 +156,12 @@ def build_app(settings: Settings) -> "gr.Blocks":
 
     with gr.Blocks(title="Lantern", analytics_enabled=False, fill_width=True) as demo:
         session = gr.State(None)
-        banner = gr.HTML(ui.banner())
+        banner = gr.HTML(ui.banner(), elem_id="lantern-banner")
         with gr.Tabs():
-            with gr.Tab("Ask"), gr.Row(equal_height=False):
+            with gr.Tab("Ask", elem_id="lantern-ask-tab"), gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=320):
                     chatbot = gr.Chatbot(
-                        label="Lantern", show_label=False, height="68vh", min_height=360,
+                        label="Conversation", show_label=False, height="68vh", min_height=360,
                         examples=[{"text": q} for q in ui.examples()] or None,
                         placeholder="**Ask about anti-trafficking policy and practice.** Answers quote the "
                                     "documents in this library, with page references you can open.",
@@ -150,47 +193,77 @@ def build_app(settings: Settings) -> "gr.Blocks":
                         year_to = gr.Dropdown(first["year_to"], value=ANY, label="To year", min_width=110,
                                               allow_custom_value=True)
                     language = gr.Dropdown(first["language"], value=ANY, label="Language", allow_custom_value=True)
+                    doc_type = gr.Dropdown(first["doc_type"], value=ANY, label="Document type")
                     document = gr.Dropdown(first["document"], value=ANY, label="Document", allow_custom_value=True)
                     top_k = gr.Slider(1, max_top_k, value=settings.top_k, step=1, label="Number of sources")
                     mode = gr.Radio(mode_choices, value=mode_default, label="Answer mode",
                                     interactive=mode_interactive, info=mode_info)
-            with gr.Tab("Add documents"):
-                gr.Markdown(
-                    f"Upload **PDF, Markdown, text or HTML** files (up to {settings.max_upload_mb} MB each). "
-                    "They are added to the library and indexed; questions keep working meanwhile."
-                )
-                files = gr.File(label="Files to add (.pdf .md .txt .html)", file_count="multiple", type="filepath")
-                add = gr.Button("Add to the store", variant="primary")
-                add_result = gr.Markdown("")
+            with gr.Tab("Documents", elem_id="lantern-documents-tab"):
+                who = gr.Markdown("", elem_id="lantern-who")
+                with gr.Column(visible=True) as editor_tools:
+                    gr.Markdown(
+                        f"### Add documents\nUpload **PDF, Markdown, text or HTML** files (up to "
+                        f"{settings.max_upload_mb} MB each). They are added to the library and indexed; questions "
+                        "keep working meanwhile. Details left blank are read from the files."
+                    )
+                    files = gr.File(label="Files to add (.pdf .md .txt .html)", file_count="multiple", type="filepath")
+                    with gr.Row():
+                        up_title = gr.Textbox(label="Title (one file only)", scale=3)
+                        up_publisher = gr.Textbox(label="Publisher", scale=2)
+                        up_year = gr.Textbox(label="Year", scale=1, min_width=90)
+                        up_language = gr.Textbox(label="Language", placeholder="English", scale=1, min_width=110)
+                    add = gr.Button("Add to the library", variant="primary")
+                    add_result = gr.Markdown("")
                 table = gr.Dataframe(
-                    ui.documents_rows(), headers=["Title", "Source", "Publisher", "Year", "Pages", "Chunks", "Ingested"],
+                    ui.documents_rows(),
+                    headers=["Title", "Source", "Publisher", "Year", "Language", "Pages", "Passages", "Added"],
                     label="In this library", interactive=False, wrap=True, max_height=420,
-                    column_widths=["28%", "22%", "16%", "7%", "7%", "7%", "13%"],
+                    column_widths=["26%", "20%", "15%", "6%", "9%", "6%", "6%", "12%"],
                 )
-                with gr.Row():
-                    to_remove = gr.Dropdown(first["remove"], value=None, label="Document to remove", scale=4)
-                    remove = gr.Button("Remove", variant="stop", scale=1, min_width=100)
+                with gr.Column(visible=True) as editor_edit:
+                    gr.Markdown("### Change or remove a document\nChoose one here or click its row above.")
+                    to_remove = gr.Dropdown(first["remove"], value=None, label="Document to change or remove")
+                    with gr.Row():
+                        ed_title = gr.Textbox(label="Title", scale=3)
+                        ed_publisher = gr.Textbox(label="Publisher", scale=2)
+                        ed_year = gr.Textbox(label="Year", scale=1, min_width=90)
+                        ed_language = gr.Textbox(label="Language", scale=1, min_width=110)
+                    with gr.Row():
+                        save_details = gr.Button("Save details", variant="primary", scale=1, min_width=120)
+                        remove = gr.Button("Remove", variant="stop", scale=1, min_width=100)
                     confirmed = gr.Checkbox(True, visible=False, label="Confirmed")
-                remove_result = gr.Markdown("")
+                    remove_result = gr.Markdown("")
 
-        controls = [publisher, year_from, year_to, language, document, top_k, mode]
-        catalog_outputs = [banner, publisher, year_from, year_to, language, document, to_remove, table, chatbot]
+        filter_controls = [publisher, year_from, year_to, language, document, doc_type]
+        controls = [publisher, year_from, year_to, language, document, top_k, mode, doc_type]
+        catalog_outputs = [banner, publisher, year_from, year_to, language, document, doc_type, to_remove, table,
+                           chatbot]
 
         def refresh() -> tuple[Any, ...]:
             c = choices_of(ui.catalog())
             return (
                 ui.banner(), gr.Dropdown(choices=c["publisher"]), gr.Dropdown(choices=c["year_from"]),
                 gr.Dropdown(choices=c["year_to"]), gr.Dropdown(choices=c["language"]),
-                gr.Dropdown(choices=c["document"]), gr.Dropdown(choices=c["remove"], value=None),
-                ui.documents_rows(), gr.Chatbot(examples=[{"text": q} for q in ui.examples()] or None),
+                gr.Dropdown(choices=c["document"]), gr.Dropdown(choices=c["doc_type"]),
+                gr.Dropdown(choices=c["remove"], value=None), ui.documents_rows(),
+                gr.Chatbot(examples=[{"text": q} for q in ui.examples()] or None),
             )
+
+        def filtered_banner(publisher: str | None, year_from: str | None, year_to: str | None, language: str | None,
+                            document: str | None, doc_type: str | None) -> str:
+            return ui.banner(FilterChoice.of(publisher=publisher, year_from=year_from, year_to=year_to,
+                                             language=language, document=document, doc_type=doc_type))
+
+        for control in filter_controls:
+            control.change(filtered_banner, filter_controls, banner, api_visibility="private", show_progress="hidden")
 
         def ask(
             message: str, history: list, state: Session | None, publisher: str | None, year_from: str | None,
             year_to: str | None, language: str | None, document: str | None, top_k: float, mode: str | None,
+            doc_type: str | None = None,
         ) -> Iterator[tuple]:
             for chat, current, cleared in ui.respond(message, history, state, publisher, year_from, year_to,
-                                                     language, document, top_k, mode):
+                                                     language, document, top_k, mode, doc_type):
                 yield chat, current, cleared, current.copy_text
 
         def save(history: list, state: Session | None) -> dict[str, Any] | None:
@@ -253,30 +326,70 @@ def build_app(settings: Settings) -> "gr.Blocks":
         comment.submit(on_comment, [comment, session], [comment, comment_row, feedback_note], api_visibility="private")
         comment_send.click(on_comment, [comment, session], [comment, comment_row, feedback_note], api_visibility="private")
 
-        def upload(paths: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        # gr.Request first: Gradio fills it in wherever it stands, and the inputs keep their defaults
+        def upload(request: gr.Request, paths: list[str] | None, title: str | None = None, publisher: str | None = None,
+                   year: str | None = None, language: str | None = None,
+                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
             def notify(message: str, done: int, total: int) -> None:
                 progress((done, total) if total else None, desc=message)
 
-            report = ui.add_documents(list(paths or []), progress=notify)
+            username = getattr(request, "username", None)
+            try:
+                metadata = ui.metadata_values(title, publisher, year, language)
+            except ValueError as exc:
+                return (f"Nothing was added: {exc}.", gr.skip(), *(gr.skip() for _ in catalog_outputs))
+            report = ui.add_documents(list(paths or []), progress=notify, metadata=metadata, username=username)
             return (report, None, *refresh())
 
-        add.click(upload, [files], [add_result, files, *catalog_outputs], api_name="upload",
-                  concurrency_limit=1, concurrency_id="store-write", show_progress_on=[files])
+        add.click(upload, [files, up_title, up_publisher, up_year, up_language], [add_result, files, *catalog_outputs],
+                  api_name="upload", concurrency_limit=1, concurrency_id="store-write",
+                  show_progress_on=[files]).then(filtered_banner, filter_controls, banner, api_visibility="private")
 
-        def remove_doc(source: str | None, confirmed: bool = True) -> tuple[Any, ...]:
+        def remove_doc(request: gr.Request, source: str | None, confirmed: bool = True) -> tuple[Any, ...]:
             if source and not confirmed:
                 return ("Nothing removed.", *(gr.skip() for _ in catalog_outputs))
-            return (ui.remove_document(source), *refresh())
+            message = ui.remove_document(source, username=getattr(request, "username", None))
+            return (message, *refresh())
 
         remove.click(remove_doc, [to_remove, confirmed], [remove_result, *catalog_outputs], api_name="remove",
                      concurrency_limit=1, concurrency_id="store-write", show_progress_on=[to_remove],
-                     js="(s, c) => [s, !s || confirm('Remove ' + s + ' from the library?')]")
+                     js="(s, c) => [s, !s || confirm('Remove ' + s + ' from the library?')]").then(
+            filtered_banner, filter_controls, banner, api_visibility="private")
+
+        def edit_doc(request: gr.Request, source: str | None, title: str, publisher: str, year: str,
+                     language: str) -> tuple[Any, ...]:
+            message = ui.edit_document(source, title, publisher, year, language,
+                                       username=getattr(request, "username", None))
+            return (message, *refresh(), gr.Dropdown(value=source))
+
+        save_details.click(edit_doc, [to_remove, ed_title, ed_publisher, ed_year, ed_language],
+                           [remove_result, *catalog_outputs, to_remove], api_visibility="private",
+                           concurrency_limit=1, concurrency_id="store-write").then(
+            filtered_banner, filter_controls, banner, api_visibility="private")
+
+        def fill_details(source: str | None) -> tuple[str, str, str, str]:
+            return ui.document_details(source)
+
+        to_remove.change(fill_details, [to_remove], [ed_title, ed_publisher, ed_year, ed_language],
+                         api_visibility="private", show_progress="hidden")
 
         def pick_row(evt: gr.SelectData) -> Any:
             row = getattr(evt, "row_value", None)
             return gr.Dropdown(value=row[1]) if row and len(row) > 1 else gr.Dropdown()
 
         table.select(pick_row, None, to_remove, api_visibility="private")
+
+        def whoami(request: gr.Request) -> tuple[str, Any, Any]:
+            username = getattr(request, "username", None)
+            editor = ui.can_edit(username)
+            if ui.users is None:
+                return "", gr.Column(visible=True), gr.Column(visible=True)
+            role = "an editor: you can also add, change and remove documents" if editor else (
+                "a reader: you can ask and read; editors add, change and remove documents")
+            note = f"Signed in as **{md_escape(username or '')}**, {role}. [Sign out](/logout)"
+            return note, gr.Column(visible=editor), gr.Column(visible=editor)
+
+        demo.load(whoami, None, [who, editor_tools, editor_edit], api_visibility="private", show_progress="hidden")
         demo.load(refresh, None, catalog_outputs, api_visibility="private", show_progress="hidden")
         demo.load(restore, [saved], [chatbot, session, copy_text], api_visibility="private", show_progress="hidden")
 
@@ -287,12 +400,21 @@ def build_app(settings: Settings) -> "gr.Blocks":
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, **kw: Any) -> "gr.Blocks":
     """Build the app, queue it for several users, add the cited-file route and serve it.
 
+    Beyond a loopback address it needs a users file (`ui_users`): everyone signs in then.
+
     Blocks until stopped unless `prevent_thread_lock=True`; returns the Blocks (its
     `lantern_ui.close()` closes the store). `concurrency_limit` sets how many answers
     run at once (default 8); other keywords go to `gr.Blocks.launch`.
     """
+    if not is_loopback(host) and not settings.ui_users:
+        raise SettingsError(
+            f"refusing to serve the UI on {host} without sign-in: set ui_users to a users file "
+            "(LANTERN_UI_USERS=users.toml; see app/ui_auth.py) or serve on 127.0.0.1")
     demo = build_app(settings)
     ui: LanternUI = demo.lantern_ui  # type: ignore[attr-defined]
+    if ui.users is not None:
+        kw.setdefault("auth", ui.users.check)
+        kw.setdefault("auth_message", "Sign in to Lantern with the name and password you were given.")
     demo.queue(default_concurrency_limit=kw.pop("concurrency_limit", DEFAULT_CONCURRENCY))
     app_kwargs = dict(kw.pop("app_kwargs", None) or {})
     app_kwargs["routes"] = [*(app_kwargs.get("routes") or []), *ui.routes()]
@@ -301,5 +423,6 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, **kw: 
     kw.setdefault("footer_links", ["api", "settings"] if settings.ui_debug else [])
     kw.setdefault("css", stylesheet())
     kw.setdefault("head", HEAD)
+    kw.setdefault("theme", theme())
     demo.launch(server_name=host, server_port=port, app_kwargs=app_kwargs, mcp_server=False, pwa=False, **kw)
     return demo
