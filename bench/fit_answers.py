@@ -34,6 +34,7 @@ offline_environment()
 
 from assistant.answer import extractive_answer  # noqa: E402
 from assistant.fitted import FITTED, PATH, Composer  # noqa: E402
+from core.text import strip_markers  # noqa: E402
 from eval.dataset import Question, load_dataset  # noqa: E402
 from eval.scoring import answer_scores  # noqa: E402
 
@@ -87,7 +88,7 @@ def main() -> None:
 
     def score(q: Question, text: str) -> tuple[float, float, int]:
         s = answer_scores(q.required_facts, q.reference_answer or "", text, not text)
-        return s.required_fact_recall, s.token_f1, len(text.split())
+        return s.required_fact_recall, s.token_f1, len(strip_markers(text).split())
 
     def answer(q: Question, w: Composer) -> tuple[float, float, int]:
         draft = extractive_answer(q.question, hits[q.id], embedder, settings, vectors[q.id], w)
@@ -114,6 +115,7 @@ def main() -> None:
             if g == f:
                 oof[i] = results[best][i]
     top_chunk = [score(q, hits[q.id][0].chunk.text if hits[q.id] else "") for q in questions]
+    everything = [score(q, " ".join(h.chunk.text for h in hits[q.id])) for q in questions]
 
     def row(name: str, rs: Sequence[tuple[float, float, int]]) -> None:
         cats: dict[str, list[float]] = {}
@@ -130,6 +132,7 @@ def main() -> None:
     row("top chunk shown as the answer", top_chunk)
     row(f"current {FITTED.compose}", results[FITTED.compose])
     row("fitted, out-of-fold", oof)
+    row("ceiling: all five sources read whole", everything)
     final = max(points, key=lambda w: (round(objective(w, range(len(questions))), 9), w == FITTED.compose))
     print(f"\nfitted on all questions: {final}")
     if args.write:
