@@ -19,15 +19,24 @@ What it offers:
   …"), a filtered search the filters it was limited to ("Searched only: …"). Citations the
   checker removed are listed as a short note, and an abstention is shown as such, with the
   nearest sources. The example questions come from the library itself (titles and headings
-  made into questions, kept only when the library answers them). "Copy answer" copies the
-  last answer as plain text with its numbered sources and links. The conversation is kept in
-  the browser (localStorage, encrypted by the server), so a reload shows it again. Filters
-  (publisher, years, language, document type, document; clean values from `app.ui_filters`,
-  and a sentence on why nothing matches), the number of sources, and the answer mode (offline
-  extractive, or the LLM endpoint when one is configured) sit beside the chat; the banner
-  counts what the filters admit. Enter sends;
+  made into questions in English, kept only when the library answers them). "Copy answer"
+  copies the last answer as plain text with its numbered sources and links. On a touch screen
+  a tap on [n] shows a sheet with the quote, title and page and an "Open the source" link.
+  Under each answer's sources, the other passages searched are folded ("3 more passages
+  searched, not quoted"): the "Number of sources" setting shows that many.
+  Filters (publisher, years, language, document type, document; clean values from
+  `app.ui_filters`, and a sentence on why nothing matches), the number of sources, and the
+  answer mode (offline extractive, or the LLM endpoint when one is configured) are folded
+  right under the question box ("Filters and sources", its title naming what is applied); the
+  banner counts what the filters admit. Enter sends;
   👍/👎 and an optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the
   last line of an `answer_id` is the latest word on that answer).
+* **Your conversations** (`app.ui_conversations`) — each conversation is saved with its
+  answers on the server, per user (`<store>/conversations/<user>/`; the signed-in name decides,
+  never the browser), and the browser remembers which one is open, so a reload or another
+  device shows it again. Open, rename or delete one; download it as Markdown or JSON with the
+  numbered sources under each answer (`/lantern/conversations/<id>.md|.json`, the user's own
+  only). A browser's saved chat from another user (a shared computer) is not shown.
 * **Documents** — the library's table; editors upload PDF, Markdown, text or HTML files (up to
   `max_upload_mb` each) with an optional title, publisher, year and language; they are copied
   to `<store>/uploads/` and ingested with a progress bar. Editors change any document's details
@@ -140,6 +149,7 @@ HEAD = (
     "<style>"
     "#lantern-cite-pop {position: fixed; left: 8px; right: 8px; bottom: 8px; margin: 0 auto; max-width: 560px;"
     " max-height: 60vh; overflow-y: auto; z-index: 10000; padding: .8em 1em; border-radius: 10px; font-size: 15px;"
+    " font-family: var(--font, ui-sans-serif, system-ui, sans-serif); line-height: 1.4;"
     " background: var(--background-fill-primary, #fff); color: var(--body-text-color, #111);"
     " border: 1px solid var(--border-color-primary, #d4d4d8); box-shadow: 0 4px 24px rgba(0, 0, 0, .25);}"
     "#lantern-cite-pop .lantern-pop-where {font-weight: 600;}"

@@ -373,14 +373,21 @@ def test_conversations_follow_the_user(app: SimpleNamespace) -> None:
             assert exported["name"] == "Palermo scope" and source["document"] == f"other/{PALERMO}"
             assert source["quote"] and source["section"].startswith("Article") and source["link"].startswith(base)
 
-            # the same browser as the editor, now signed in as a reader: nothing of the editor's
-            page.goto(base + "/logout")
+            # a reader on the editor's browser (a shared computer: the editor's saved chat is in its
+            # storage; signing out in Gradio would sign the editor out everywhere): nothing of it shows
+            shared = first.storage_state()
+            assert any(item["name"] == "lantern-conversation" for origin in shared["origins"]
+                       for item in origin["localStorage"])
+            third = browser.new_context(viewport={"width": 1280, "height": 1000},
+                                        storage_state={"cookies": [], "origins": shared["origins"]})
+            page = third.new_page()
             _sign_in(page, app.url, READER)
             page.wait_for_timeout(1_000)  # the saved chat is restored (or not) on load
             assert page.locator("#lantern-chat").get_by_text(TREATY_QUESTION).count() == 0
-            assert app.ui.conversation_choices(READER[0]) == []
+            conversation_id = href.split("/")[-1].split(".")[0]
+            assert conversation_id not in {cid for _, cid in app.ui.conversation_choices(READER[0])}
             page.get_by_label("Open a saved conversation").click()
-            assert page.get_by_role("option").count() == 0
+            assert page.get_by_role("option", name=re.compile("Palermo scope")).count() == 0
             assert page.request.get(base + href).status == 404, "another user's export is not found"
 
             other.once("dialog", lambda dialog: dialog.accept())
@@ -388,6 +395,6 @@ def test_conversations_follow_the_user(app: SimpleNamespace) -> None:
             other.get_by_text("Conversation deleted.").wait_for(timeout=10_000)
             assert other.locator("#lantern-chat .bot-row").count() == 0
             assert other.request.get(base + href).status == 404
-            assert href.split("/")[-1].split(".")[0] not in {cid for _, cid in app.ui.conversation_choices(EDITOR[0])}
+            assert conversation_id not in {cid for _, cid in app.ui.conversation_choices(EDITOR[0])}
         finally:
             browser.close()
