@@ -260,7 +260,7 @@ def build_app(settings: Settings) -> "gr.Blocks":
                         copy = gr.Button("Copy answer", size="sm", elem_id="lantern-copy")
                         new_chat = gr.Button("New conversation", size="sm")
                     copy_text = gr.Textbox(visible="hidden", elem_id="lantern-copy-text", label="Answer as text")
-                    saved = gr.BrowserState(None, storage_key=CONVERSATION_KEY)
+                    saved = gr.BrowserState(None, storage_key=CONVERSATION_KEY, secret=ui.conversations.browser_key())
                 with gr.Column(scale=1, min_width=260, elem_id="lantern-conversations"):
                     gr.Markdown("### Your conversations")
                     conv_list = gr.Dropdown([], value=None, label="Open a saved conversation",

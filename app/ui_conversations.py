@@ -27,6 +27,7 @@ import html
 import json
 import os
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -75,6 +76,25 @@ class Conversations:
     def __init__(self, store: str | Path):
         self.root = Path(store) / FOLDER
         self._lock = threading.Lock()
+
+    def browser_key(self) -> str:
+        """The key the browser's copy of the open conversation is encrypted with (Gradio's
+        BrowserState), kept here so that a restarted server can still read it: Gradio's own
+        default is new at every start, and a reload after a restart showed an empty chat."""
+        path = self.root / ".browser-key"
+        with self._lock:
+            try:
+                key = path.read_text(encoding="ascii").strip()
+            except OSError:
+                key = ""
+            if len(key) < 32:
+                key = secrets.token_urlsafe(32)
+                self.root.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".browser-key.{uuid.uuid4().hex[:8]}.tmp")
+                tmp.write_text(key, encoding="ascii")
+                tmp.chmod(0o600)
+                os.replace(tmp, path)
+            return key
 
     def _path(self, username: str | None, conversation_id: str) -> Path | None:
         if not isinstance(conversation_id, str) or not _ID.match(conversation_id):

@@ -313,3 +313,6 @@ def test_conversations_are_kept_per_user_and_exported(tmp_path: Path) -> None:
         1, "pdf/toolkit.pdf", 22, "Section 4", "Refer the case to the NRM.")
     assert source["link"].startswith("/lantern/pdf/pdf/toolkit.pdf?page=22")
     assert conversations.delete("amira", first["id"]) and conversations.listing("amira") == []
+    # the browser's copy stays readable after a restart: the same store gives the same key
+    assert conversations.browser_key() == Conversations(tmp_path).browser_key()
+    assert len(conversations.browser_key()) >= 32 and conversations.listing(".browser-key") == []
