@@ -19,15 +19,24 @@ What it offers:
   …"), a filtered search the filters it was limited to ("Searched only: …"). Citations the
   checker removed are listed as a short note, and an abstention is shown as such, with the
   nearest sources. The example questions come from the library itself (titles and headings
-  made into questions, kept only when the library answers them). "Copy answer" copies the
-  last answer as plain text with its numbered sources and links. The conversation is kept in
-  the browser (localStorage, encrypted by the server), so a reload shows it again. Filters
-  (publisher, years, language, document type, document; clean values from `app.ui_filters`,
-  and a sentence on why nothing matches), the number of sources, and the answer mode (offline
-  extractive, or the LLM endpoint when one is configured) sit beside the chat; the banner
-  counts what the filters admit. Enter sends;
+  made into questions in English, kept only when the library answers them). "Copy answer"
+  copies the last answer as plain text with its numbered sources and links. On a touch screen
+  a tap on [n] shows a sheet with the quote, title and page and an "Open the source" link.
+  Under each answer's sources, the other passages searched are folded ("3 more passages
+  searched, not quoted"): the "Number of sources" setting shows that many.
+  Filters (publisher, years, language, document type, document; clean values from
+  `app.ui_filters`, and a sentence on why nothing matches), the number of sources, and the
+  answer mode (offline extractive, or the LLM endpoint when one is configured) are folded
+  right under the question box ("Filters and sources", its title naming what is applied); the
+  banner counts what the filters admit. Enter sends;
   👍/👎 and an optional comment go to `<store>/feedback.jsonl` (one JSON object per line; the
   last line of an `answer_id` is the latest word on that answer).
+* **Your conversations** (`app.ui_conversations`) — each conversation is saved with its
+  answers on the server, per user (`<store>/conversations/<user>/`; the signed-in name decides,
+  never the browser), and the browser remembers which one is open, so a reload or another
+  device shows it again. Open, rename or delete one; download it as Markdown or JSON with the
+  numbered sources under each answer (`/lantern/conversations/<id>.md|.json`, the user's own
+  only). A browser's saved chat from another user (a shared computer) is not shown.
 * **Documents** — the library's table; editors upload PDF, Markdown, text or HTML files (up to
   `max_upload_mb` each) with an optional title, publisher, year and language; they are copied
   to `<store>/uploads/` and ingested with a progress bar. Editors change any document's details
@@ -59,7 +68,7 @@ from core.settings import Settings, offline_environment
 
 from .ui_auth import is_loopback
 from .ui_filters import FilterChoice
-from .ui_logic import LanternUI, Session
+from .ui_logic import CONVERSATION_ROUTE, FILTERS_LABEL, LanternUI, Session
 from .ui_render import md_escape
 
 if TYPE_CHECKING:
@@ -91,6 +100,38 @@ SCROLL_JS = """() => { const bring = () => {
   // Gradio may still scroll the chat to its end while the last outputs render: correct a few times
   for (const ms of [250, 700, 1500]) { setTimeout(bring, ms); } }"""
 
+# A tap on a [n] marker (touch: no hover, so no tooltip) shows a sheet with the quote, the title,
+# the article or section and the page (the marker's title: "“quote” — where"), and a link that
+# opens the source; a mouse click opens the source at once, as before.
+CITE_POPOVER_JS = """(() => {
+  let touch = false;
+  const close = () => { const old = document.getElementById('lantern-cite-pop'); if (old) old.remove(); };
+  document.addEventListener('pointerdown', (e) => { touch = e.pointerType === 'touch'; }, true);
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') close(); });
+  document.addEventListener('click', (e) => {
+    const marker = e.target.closest ? e.target.closest('a.lantern-cite') : null;
+    if (!marker) { if (!(e.target.closest && e.target.closest('#lantern-cite-pop'))) close(); return; }
+    if (!touch) return;
+    e.preventDefault(); e.stopPropagation(); close();
+    const title = marker.getAttribute('title') || '', cut = title.lastIndexOf('\u201d \u2014 ');
+    const pop = document.createElement('div');
+    pop.id = 'lantern-cite-pop'; pop.setAttribute('role', 'dialog');
+    pop.setAttribute('aria-label', 'Source ' + marker.textContent);
+    const where = document.createElement('div'); where.className = 'lantern-pop-where';
+    where.textContent = marker.textContent + ' ' + (cut > 0 ? title.slice(cut + 4) : '');
+    const quote = document.createElement('blockquote');
+    quote.textContent = cut > 0 ? title.slice(1, cut) : title;
+    const actions = document.createElement('div'); actions.className = 'lantern-pop-actions';
+    const open = document.createElement('a'); open.href = marker.href; open.target = '_blank';
+    open.rel = 'noopener'; open.textContent = 'Open the source';
+    const shut = document.createElement('button'); shut.type = 'button'; shut.textContent = 'Close';
+    shut.addEventListener('click', close);
+    actions.append(open, shut); pop.append(where, quote, actions);
+    document.body.appendChild(pop);
+    open.focus();
+  }, true);
+})();"""
+
 # Gradio scopes `css` under its content root, which sits inside the padded page wrapper, and
 # only the top-level rules also go in unscoped: the phone-width page margin goes in `head`.
 # The script there mends two things in Gradio's own markup that screen readers trip over (found
@@ -105,6 +146,24 @@ HEAD = (
     " for (const el of document.querySelectorAll('.upload-container[aria-label]')) { el.removeAttribute('aria-label'); }"
     " }; new MutationObserver(mend).observe(document.documentElement, {childList: true, subtree: true}); })();"
     "</script>"
+    "<style>"
+    "#lantern-cite-pop {position: fixed; left: 8px; right: 8px; bottom: 8px; margin: 0 auto; max-width: 560px;"
+    " max-height: 60vh; overflow-y: auto; z-index: 10000; padding: .8em 1em; border-radius: 10px; font-size: 15px;"
+    " font-family: var(--font, ui-sans-serif, system-ui, sans-serif); line-height: 1.4;"
+    " background: var(--background-fill-primary, #fff); color: var(--body-text-color, #111);"
+    " border: 1px solid var(--border-color-primary, #d4d4d8); box-shadow: 0 4px 24px rgba(0, 0, 0, .25);}"
+    "#lantern-cite-pop .lantern-pop-where {font-weight: 600;}"
+    "#lantern-cite-pop blockquote {margin: .5em 0; padding: 0 0 0 .7em; border-left: 3px solid #c2410c;"
+    " line-height: 1.45; overflow-wrap: anywhere;}"
+    "#lantern-cite-pop .lantern-pop-actions {display: flex; gap: .8em; align-items: center; flex-wrap: wrap;}"
+    "#lantern-cite-pop .lantern-pop-actions a, #lantern-cite-pop .lantern-pop-actions button {display: inline-block;"
+    " min-height: 44px; box-sizing: border-box; padding: .65em .9em; border-radius: 8px; font: inherit;"
+    " font-weight: 600; cursor: pointer;}"
+    "#lantern-cite-pop .lantern-pop-actions a {background: #c2410c; color: #fff; text-decoration: none;}"
+    "#lantern-cite-pop .lantern-pop-actions button {background: transparent; color: inherit;"
+    " border: 1px solid var(--border-color-primary, #d4d4d8);}"
+    "</style>"
+    "<script>" + CITE_POPOVER_JS + "</script>"
 )
 
 
@@ -179,25 +238,40 @@ def build_app(settings: Settings) -> "gr.Blocks":
                             autofocus=True, scale=5, container=False, elem_id="lantern-question",
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                    # right under the box, folded: on a phone the filters are one tap from the question
+                    with gr.Accordion(FILTERS_LABEL, open=False, elem_id="lantern-filters") as filters_box:
+                        publisher = gr.Dropdown(first["publisher"], value=ANY, label="Publisher",
+                                                allow_custom_value=True)
+                        with gr.Row():
+                            year_from = gr.Dropdown(first["year_from"], value=ANY, label="From year", min_width=110,
+                                                    allow_custom_value=True)
+                            year_to = gr.Dropdown(first["year_to"], value=ANY, label="To year", min_width=110,
+                                                  allow_custom_value=True)
+                        with gr.Row():
+                            language = gr.Dropdown(first["language"], value=ANY, label="Language",
+                                                   allow_custom_value=True, min_width=140)
+                            doc_type = gr.Dropdown(first["doc_type"], value=ANY, label="Document type", min_width=140)
+                        document = gr.Dropdown(first["document"], value=ANY, label="Document", allow_custom_value=True)
+                        top_k = gr.Slider(1, max_top_k, value=settings.top_k, step=1, label="Number of sources",
+                                          info="Passages each answer draws on; all are listed under it.")
+                        mode = gr.Radio(mode_choices, value=mode_default, label="Answer mode",
+                                        interactive=mode_interactive, info=mode_info)
                     with gr.Row():
                         copy = gr.Button("Copy answer", size="sm", elem_id="lantern-copy")
                         new_chat = gr.Button("New conversation", size="sm")
                     copy_text = gr.Textbox(visible="hidden", elem_id="lantern-copy-text", label="Answer as text")
-                    saved = gr.BrowserState(None, storage_key=CONVERSATION_KEY)
-                with gr.Column(scale=1, min_width=260):
-                    gr.Markdown("### Search settings")
-                    publisher = gr.Dropdown(first["publisher"], value=ANY, label="Publisher", allow_custom_value=True)
+                    saved = gr.BrowserState(None, storage_key=CONVERSATION_KEY, secret=ui.conversations.browser_key())
+                with gr.Column(scale=1, min_width=260, elem_id="lantern-conversations"):
+                    gr.Markdown("### Your conversations")
+                    conv_list = gr.Dropdown([], value=None, label="Open a saved conversation",
+                                            info="Each conversation is saved with its answers, for you only.")
+                    conv_name = gr.Textbox(label="Name of this conversation", max_lines=1)
                     with gr.Row():
-                        year_from = gr.Dropdown(first["year_from"], value=ANY, label="From year", min_width=110,
-                                                allow_custom_value=True)
-                        year_to = gr.Dropdown(first["year_to"], value=ANY, label="To year", min_width=110,
-                                              allow_custom_value=True)
-                    language = gr.Dropdown(first["language"], value=ANY, label="Language", allow_custom_value=True)
-                    doc_type = gr.Dropdown(first["doc_type"], value=ANY, label="Document type")
-                    document = gr.Dropdown(first["document"], value=ANY, label="Document", allow_custom_value=True)
-                    top_k = gr.Slider(1, max_top_k, value=settings.top_k, step=1, label="Number of sources")
-                    mode = gr.Radio(mode_choices, value=mode_default, label="Answer mode",
-                                    interactive=mode_interactive, info=mode_info)
+                        conv_rename = gr.Button("Rename", size="sm", min_width=80)
+                        conv_delete = gr.Button("Delete", size="sm", variant="stop", min_width=80)
+                    conv_export = gr.HTML("", elem_id="lantern-export")
+                    conv_note = gr.Markdown("")
+                    conv_confirmed = gr.Checkbox(True, visible=False, label="Confirmed")
             with gr.Tab("Documents", elem_id="lantern-documents-tab"):
                 who = gr.Markdown("", elem_id="lantern-who")
                 with gr.Column(visible=True) as editor_tools:
@@ -250,12 +324,14 @@ def build_app(settings: Settings) -> "gr.Blocks":
             )
 
         def filtered_banner(publisher: str | None, year_from: str | None, year_to: str | None, language: str | None,
-                            document: str | None, doc_type: str | None) -> str:
-            return ui.banner(FilterChoice.of(publisher=publisher, year_from=year_from, year_to=year_to,
-                                             language=language, document=document, doc_type=doc_type))
+                            document: str | None, doc_type: str | None) -> tuple[str, Any]:
+            choice = FilterChoice.of(publisher=publisher, year_from=year_from, year_to=year_to,
+                                     language=language, document=document, doc_type=doc_type)
+            return ui.banner(choice), gr.Accordion(label=ui.filters_label(choice))
 
         for control in filter_controls:
-            control.change(filtered_banner, filter_controls, banner, api_visibility="private", show_progress="hidden")
+            control.change(filtered_banner, filter_controls, [banner, filters_box], api_visibility="private",
+                           show_progress="hidden")
 
         def ask(
             message: str, history: list, state: Session | None, publisher: str | None, year_from: str | None,
@@ -266,20 +342,44 @@ def build_app(settings: Settings) -> "gr.Blocks":
                                                      language, document, top_k, mode, doc_type):
                 yield chat, current, cleared, current.copy_text
 
-        def save(history: list, state: Session | None) -> dict[str, Any] | None:
-            return state.saved(history) if state is not None else None
+        def user_of(request: gr.Request | None) -> str | None:
+            """The signed-in name (None on an open, local UI): whose conversations these are."""
+            return getattr(request, "username", None) if ui.users is not None else None
 
-        def restore(stored: dict[str, Any] | None) -> tuple[list, Session | None, str]:
-            history, state = Session.restore(stored, settings.chat_memory_turns)
-            return history, state, state.copy_text if state else ""
+        def export_links(conversation_id: str | None) -> str:
+            if not conversation_id:
+                return ""
+            base = f"{CONVERSATION_ROUTE}/{conversation_id}"
+            return (f'<div class="lantern-export">Download this conversation with its sources: '
+                    f'<a href="{base}.md" download>Markdown</a> · <a href="{base}.json" download>JSON</a></div>')
+
+        def panel(username: str | None, state: Session | None) -> tuple[Any, str, str]:
+            """The conversations list (the open one chosen), its name, its export links."""
+            record = ui.conversations.get(username, state.conversation_id) if state else None
+            cid = record["id"] if record else None
+            return (gr.Dropdown(choices=ui.conversation_choices(username), value=cid),
+                    record["name"] if record else "", export_links(cid))
+
+        panel_outputs = [conv_list, conv_name, conv_export]
+
+        def save(request: gr.Request, history: list, state: Session | None) -> tuple[Any, ...]:
+            username = user_of(request)
+            stored = ui.save_conversation(username, history, state)
+            return (stored, state, *panel(username, state))
+
+        def restore(request: gr.Request, stored: dict[str, Any] | None) -> tuple[Any, ...]:
+            username = user_of(request)
+            history, state = ui.restore_conversation(username, stored)
+            kept = ui.browser_state(username, history, state)  # another user's state is dropped
+            return (history, state, state.copy_text if state else "", kept, *panel(username, state))
 
         # only /ask, /upload and /remove are public endpoints; every other event is private
         ask_inputs, ask_outputs = [msg, chatbot, session, *controls], [chatbot, session, msg, copy_text]
 
         def after_answer(event: Any) -> None:
-            """Keep the conversation in the browser, and bring the answer's first line into view."""
-            event.then(save, [chatbot, session], saved, api_visibility="private").then(
-                None, None, None, js=SCROLL_JS, api_visibility="private")
+            """Keep the conversation (server and browser), and bring the answer's first line into view."""
+            event.then(save, [chatbot, session], [saved, session, *panel_outputs], api_visibility="private",
+                       show_progress="hidden").then(None, None, None, js=SCROLL_JS, api_visibility="private")
 
         after_answer(msg.submit(ask, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden"))
         after_answer(send.click(ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"))
@@ -292,13 +392,42 @@ def build_app(settings: Settings) -> "gr.Blocks":
         after_answer(chatbot.example_select(pick_example, None, msg, api_visibility="private").then(
             ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"))
 
-        def new_conversation() -> tuple[list, None, str, Any, str, str, None]:
-            return [], None, "", gr.Row(visible=False), "", "", None
+        def new_conversation(request: gr.Request) -> tuple[Any, ...]:
+            return ([], None, "", gr.Row(visible=False), "", "", None, "", *panel(user_of(request), None))
 
-        new_chat.click(new_conversation, None, [chatbot, session, msg, comment_row, feedback_note, copy_text, saved],
-                       api_visibility="private")
-        chatbot.clear(lambda: (None, "", None), None, [session, copy_text, saved],  # the chat's own clear button
-                      api_visibility="private")
+        fresh_outputs = [chatbot, session, msg, comment_row, feedback_note, copy_text, saved, conv_note, *panel_outputs]
+        new_chat.click(new_conversation, None, fresh_outputs, api_visibility="private")
+        chatbot.clear(new_conversation, None, fresh_outputs, api_visibility="private")  # the chat's own clear button
+
+        def open_saved(request: gr.Request, conversation_id: str | None) -> tuple[Any, ...]:
+            username = user_of(request)
+            history, state = ui.open_conversation(username, conversation_id)
+            note = "" if state else "That conversation is no longer saved."
+            return (history, state, "", gr.Row(visible=False), "", state.copy_text if state else "",
+                    ui.browser_state(username, history, state), note, *panel(username, state))
+
+        conv_list.input(open_saved, [conv_list], fresh_outputs, api_visibility="private", show_progress="hidden")
+
+        def rename_saved(request: gr.Request, state: Session | None, name: str) -> tuple[Any, ...]:
+            username = user_of(request)
+            note = ui.rename_conversation(username, state.conversation_id if state else None, name)
+            return (note, *panel(username, state))
+
+        conv_rename.click(rename_saved, [session, conv_name], [conv_note, *panel_outputs], api_visibility="private")
+        conv_name.submit(rename_saved, [session, conv_name], [conv_note, *panel_outputs], api_visibility="private")
+
+        def delete_saved(request: gr.Request, name: str, confirmed: bool, state: Session | None) -> tuple[Any, ...]:
+            """Delete the open conversation (after the browser's confirm) and start a fresh one."""
+            username = user_of(request)
+            note = ("Nothing deleted." if name and not confirmed
+                    else ui.delete_conversation(username, state.conversation_id if state else None))
+            if note != "Conversation deleted.":
+                return tuple(note if out is conv_note else gr.skip() for out in fresh_outputs)
+            return tuple(note if out is conv_note else value
+                         for out, value in zip(fresh_outputs, new_conversation(request), strict=True))
+
+        conv_delete.click(delete_saved, [conv_name, conv_confirmed, session], fresh_outputs, api_visibility="private",
+                          js="(n, c, s) => [n, !n || confirm('Delete the conversation “' + n + '”?'), s]")
 
         def on_like(state: Session | None, evt: gr.LikeData) -> tuple[Session | None, Any, str]:
             index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -343,7 +472,7 @@ def build_app(settings: Settings) -> "gr.Blocks":
 
         add.click(upload, [files, up_title, up_publisher, up_year, up_language], [add_result, files, *catalog_outputs],
                   api_name="upload", concurrency_limit=1, concurrency_id="store-write",
-                  show_progress_on=[files]).then(filtered_banner, filter_controls, banner, api_visibility="private")
+                  show_progress_on=[files]).then(filtered_banner, filter_controls, [banner, filters_box], api_visibility="private")
 
         def remove_doc(request: gr.Request, source: str | None, confirmed: bool = True) -> tuple[Any, ...]:
             if source and not confirmed:
@@ -354,7 +483,7 @@ def build_app(settings: Settings) -> "gr.Blocks":
         remove.click(remove_doc, [to_remove, confirmed], [remove_result, *catalog_outputs], api_name="remove",
                      concurrency_limit=1, concurrency_id="store-write", show_progress_on=[to_remove],
                      js="(s, c) => [s, !s || confirm('Remove ' + s + ' from the library?')]").then(
-            filtered_banner, filter_controls, banner, api_visibility="private")
+            filtered_banner, filter_controls, [banner, filters_box], api_visibility="private")
 
         def edit_doc(request: gr.Request, source: str | None, title: str, publisher: str, year: str,
                      language: str) -> tuple[Any, ...]:
@@ -365,7 +494,7 @@ def build_app(settings: Settings) -> "gr.Blocks":
         save_details.click(edit_doc, [to_remove, ed_title, ed_publisher, ed_year, ed_language],
                            [remove_result, *catalog_outputs, to_remove], api_visibility="private",
                            concurrency_limit=1, concurrency_id="store-write").then(
-            filtered_banner, filter_controls, banner, api_visibility="private")
+            filtered_banner, filter_controls, [banner, filters_box], api_visibility="private")
 
         def fill_details(source: str | None) -> tuple[str, str, str, str]:
             return ui.document_details(source)
@@ -391,7 +520,8 @@ def build_app(settings: Settings) -> "gr.Blocks":
 
         demo.load(whoami, None, [who, editor_tools, editor_edit], api_visibility="private", show_progress="hidden")
         demo.load(refresh, None, catalog_outputs, api_visibility="private", show_progress="hidden")
-        demo.load(restore, [saved], [chatbot, session, copy_text], api_visibility="private", show_progress="hidden")
+        demo.load(restore, [saved], [chatbot, session, copy_text, saved, *panel_outputs], api_visibility="private",
+                  show_progress="hidden")
 
     demo.lantern_ui = ui  # type: ignore[attr-defined]
     return demo

@@ -36,6 +36,7 @@ from core.settings import Settings, offline_environment
 from ingest.load import SUPPORTED_SUFFIXES
 
 from .ui_auth import Users
+from .ui_conversations import Conversations, export_json, export_markdown
 from .ui_examples import answered_examples
 from .ui_filters import FilterChoice, choices, language_code, language_codes, language_name
 from .ui_render import (
@@ -49,6 +50,7 @@ from .ui_render import (
     esc,
     file_url,
     md_escape,
+    searched_for,
 )
 from .ui_view import PDF_VIEW_CSP, STATIC_ROUTE, cited_section, document_view_html, pdf_view_html
 
@@ -68,6 +70,8 @@ STATIC = Path(__file__).resolve().parent / "static"  # the PDF viewer and the ve
 STATIC_TYPES = {".mjs": "text/javascript; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 EDITORS_ONLY = "Only editors can {what}: you are signed in as a reader."
+FILTERS_LABEL = "Filters and sources"  # the folded panel under the question box
+CONVERSATION_ROUTE = "/lantern/conversations"  # a saved conversation exported: <id>.md or <id>.json
 
 
 # --- per-session state ------------------------------------------------------------------
@@ -80,6 +84,7 @@ class Session:
     answers: dict[int, dict[str, Any]] = field(default_factory=dict)  # chat index → record
     rated: int | None = None  # the answer a comment box is open for
     copy_text: str = ""  # the last answer as plain text, with its sources ("Copy answer")
+    conversation_id: str | None = None  # its id among the user's saved conversations (app.ui_conversations)
 
     def saved(self, history: list[dict[str, Any]] | None, keep: int = MAX_SAVED_MESSAGES) -> dict[str, Any]:
         """What the browser keeps across reloads: the chat, the turns follow-ups need, the records."""
@@ -91,6 +96,7 @@ class Session:
             "turns": [[q, a.question, a.text, a.standalone_question] for q, a in self.turns],
             "answers": {str(i - drop): r for i, r in self.answers.items() if i >= drop},
             "copy_text": self.copy_text,
+            "id": self.conversation_id,
         }
 
     @classmethod
@@ -101,7 +107,8 @@ class Session:
         if not isinstance(saved, dict) or not saved.get("history"):
             return [], None
         try:
-            session = cls(turns=deque(maxlen=memory), copy_text=str(saved.get("copy_text") or ""))
+            session = cls(turns=deque(maxlen=memory), copy_text=str(saved.get("copy_text") or ""),
+                          conversation_id=saved.get("id") if isinstance(saved.get("id"), str) else None)
             for asked, question, text, standalone in saved.get("turns") or []:
                 session.turns.append((asked, Answer(question=question, text=text, citations=[], abstained=False,
                                                     retrieved=[], standalone_question=standalone)))
@@ -139,6 +146,7 @@ class LanternUI:
         self.llm_where: str | None = endpoint.where if endpoint else None  # None: offline only
         self._feedback_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
+        self.conversations = Conversations(settings.store)
 
     def close(self) -> None:
         self.lantern.close()
@@ -170,6 +178,13 @@ class LanternUI:
                     f"{esc(problem)}</div>")
         admitted = [d for d in docs if choice.admits(d)]
         return banner_html(len(admitted), sum(d.chunks for d in admitted), len(docs), choice.describe(docs))
+
+    def filters_label(self, choice: FilterChoice) -> str:
+        """The folded filters' title: what they limit the search to, when anything."""
+        applied = choice.describe(self.lantern.store.documents()) if not choice.empty else ""
+        if not applied:
+            return FILTERS_LABEL
+        return f"{FILTERS_LABEL} (searching only: {applied if len(applied) <= 60 else applied[:59] + '…'})"
 
     def examples(self) -> list[str]:
         """Example questions from this library that it answers (recomputed when the store changes)."""
@@ -286,6 +301,10 @@ class LanternUI:
                 "answer_id": uuid.uuid4().hex, "question": question, "answer": answer.text,
                 "abstained": answer.abstained, "mode": answer.mode, "filters": filters,
                 "citations": [asdict(c) for c in answer.citations],
+                # what an export needs beside the citations: the article names, the question
+                # searched for a follow-up, the filters named
+                "sections": {str(n): s for n, s in sections.items()}, "searched_for": searched_for(answer),
+                "filters_note": note,
             }
         except EmptyStore:
             history[-1] = {"role": "assistant", "content": (
@@ -300,6 +319,84 @@ class LanternUI:
                 "Please try again; if it persists, tell whoever runs this server."
             )}
         yield list(history), session, ""
+
+    # --- saved conversations (per user, on the server: app.ui_conversations) -------------------
+    def save_conversation(self, username: str | None, history: list[dict[str, Any]] | None,
+                          session: Session | None) -> dict[str, Any] | None:
+        """Keep the chat on the server for this user, and return what the browser keeps (the same
+        chat, with its id and whose it is: another user signing in on that browser gets nothing)."""
+        if session is None or not history:
+            return None
+        record = self.conversations.save(username, session.conversation_id, session.saved(history))
+        session.conversation_id = record["id"]
+        return self.browser_state(username, history, session)
+
+    @staticmethod
+    def browser_state(username: str | None, history: list[dict[str, Any]] | None,
+                      session: Session | None) -> dict[str, Any] | None:
+        """What the browser keeps across reloads: the chat, its id, and whose it is."""
+        if session is None or not history:
+            return None
+        return {**session.saved(history), "user": username}
+
+    def open_conversation(self, username: str | None,
+                          conversation_id: str | None) -> tuple[list[dict[str, Any]], Session | None]:
+        """One of the user's saved conversations as (chat, session); an empty chat if it is not theirs."""
+        record = self.conversations.get(username, conversation_id)
+        if record is None:
+            return [], None
+        history, session = Session.restore(record["chat"], self.settings.chat_memory_turns)
+        if session is not None:
+            session.conversation_id = record["id"]
+        return history, session
+
+    def restore_conversation(self, username: str | None,
+                             stored: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Session | None]:
+        """What a browser shows on (re)load: the conversation it had open, if it is this user's.
+
+        The server's copy wins (it may have grown on another device); one deleted meanwhile
+        stays deleted. A browser's state from another user (a shared computer) is ignored.
+        """
+        if not isinstance(stored, dict) or stored.get("user") != username:
+            return [], None
+        if stored.get("id"):
+            return self.open_conversation(username, str(stored["id"]))
+        return Session.restore(stored, self.settings.chat_memory_turns)
+
+    def conversation_choices(self, username: str | None) -> list[tuple[str, str]]:
+        """(label, id) of the user's saved conversations, most recent first."""
+        out = []
+        for c in self.conversations.listing(username):
+            day = c["updated"][:10]
+            out.append((f"{c['name']} ({c['questions']} question{'s' if c['questions'] != 1 else ''}, {day})", c["id"]))
+        return out
+
+    def rename_conversation(self, username: str | None, conversation_id: str | None, name: str | None) -> str:
+        if not conversation_id:
+            return "Ask a question first: a conversation is saved with its first answer."
+        try:
+            record = self.conversations.rename(username, conversation_id, name or "")
+        except ValueError:
+            return "Type a name first."
+        if record is None:
+            return "That conversation is no longer saved."
+        return f"Renamed to “{md_escape(record['name'])}”."
+
+    def delete_conversation(self, username: str | None, conversation_id: str | None) -> str:
+        if not conversation_id:
+            return "Nothing deleted: this conversation was not saved yet."
+        if not self.conversations.delete(username, conversation_id):
+            return "That conversation is no longer saved."
+        return "Conversation deleted."
+
+    def export_conversation(self, username: str | None, conversation_id: str, kind: str,
+                            origin: str = "") -> str | None:
+        """One of the user's conversations as Markdown ('md') or JSON ('json'); None if not theirs."""
+        record = self.conversations.get(username, conversation_id)
+        if record is None:
+            return None
+        export = export_markdown if kind == "md" else export_json
+        return export(record, self.served_sources(), origin)
 
     # --- feedback -------------------------------------------------------------------------
     def record_feedback(self, session: Session | None, index: int, rating: str | None,
@@ -442,14 +539,22 @@ class LanternUI:
         return "\n".join(lines)
 
     def _update_document(self, source: str, values: dict[str, Any]) -> None:
-        """Store.update_document through its own connection, under the write lock (callers hold _ingest_lock)."""
+        """Store.update_document through its own connection, under the write lock (callers hold _ingest_lock).
+
+        A new title is embedded again: each passage's vector embeds its title line with its text
+        (`ingest.chunk.embedding_text`), so a question naming the new title must reach it; the
+        keyword index, rebuilt here, reads the title line too.
+        """
         from core.keyword import KeywordIndex
         from core.store import Store
+        from ingest.pipeline import reembed_document
 
         store = Store.open(self.settings)
         try:
             with store.write_lock():
                 store.update_document(source, values)
+                if "title" in values:
+                    reembed_document(store, source, self.lantern.embedder)
                 KeywordIndex.rebuild(store)
         finally:
             store.close()
@@ -507,15 +612,18 @@ class LanternUI:
         return f"Removed **{md_escape(doc.title or source)}** ({md_escape(source)})."
 
     # --- serving cited files ---------------------------------------------------------
-    def signed_in(self, request: Request) -> bool:
-        """Whether a request may read the library: always with no users file, else with Gradio's sign-in cookie."""
-        if self.users is None:
-            return True
+    def request_user(self, request: Request) -> str | None:
+        """The signed-in name behind a request (Gradio's sign-in cookie); None if not signed in."""
         app = request.app
         cookie_id = getattr(app, "cookie_id", "")
         token = (request.cookies.get(f"access-token-{cookie_id}")
                  or request.cookies.get(f"access-token-unsecure-{cookie_id}"))
-        return bool(token) and getattr(app, "tokens", {}).get(token) is not None
+        user = getattr(app, "tokens", {}).get(token) if token else None
+        return str(user) if user is not None else None
+
+    def signed_in(self, request: Request) -> bool:
+        """Whether a request may read the library: always with no users file, else with Gradio's sign-in cookie."""
+        return self.users is None or self.request_user(request) is not None
 
     def file_response(self, source: str) -> Response:
         """The store's copy of an ingested file; 404 for anything the ledger does not list."""
@@ -577,7 +685,7 @@ class LanternUI:
 
     def routes(self) -> list[Route]:
         """Routes the app adds to Gradio's: cited files, the text view, the PDF viewer and its scripts."""
-        from starlette.responses import PlainTextResponse
+        from starlette.responses import PlainTextResponse, Response
         from starlette.routing import Route
 
         def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
@@ -604,11 +712,24 @@ class LanternUI:
         def lantern_static(request: Request) -> Response:
             return self.static_response(str(request.path_params.get("name", "")))
 
+        def lantern_conversation(request: Request) -> Response:
+            username = self.request_user(request) if self.users is not None else None
+            cid, kind = str(request.path_params.get("id", "")), str(request.path_params.get("kind", ""))
+            origin = str(request.base_url).rstrip("/")
+            body = self.export_conversation(username, cid, kind, origin) if kind in ("md", "json") else None
+            if body is None:
+                return PlainTextResponse("no such conversation among yours", status_code=404)
+            media = "text/markdown; charset=utf-8" if kind == "md" else "application/json"
+            return Response(body, media_type=media, headers={
+                "Content-Disposition": f'attachment; filename="lantern-conversation-{cid[:8]}.{kind}"',
+                "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
         return [
             Route(f"{FILE_ROUTE}/{{source:path}}", guarded(lantern_file), methods=["GET", "HEAD"]),
             Route(f"{VIEW_ROUTE}/{{source:path}}", guarded(lantern_view), methods=["GET", "HEAD"]),
             Route(f"{PDF_ROUTE}/{{source:path}}", guarded(lantern_pdf), methods=["GET", "HEAD"]),
             Route(f"{STATIC_ROUTE}/{{name:path}}", lantern_static, methods=["GET", "HEAD"]),
+            Route(f"{CONVERSATION_ROUTE}/{{id}}.{{kind}}", guarded(lantern_conversation), methods=["GET"]),
         ]
 
 

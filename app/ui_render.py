@@ -187,6 +187,34 @@ def _nearest_sources(answer: Answer, served: set[str]) -> str:
     return "".join(out)
 
 
+def _also_searched(answer: Answer, served: set[str]) -> str:
+    """The passages searched but not quoted, folded under the quoted ones.
+
+    With them the sources list holds every passage the answer could draw on (the "Number of
+    sources" setting), so choosing more sources shows more, even when the answer quotes few.
+    """
+    quoted = {hit.chunk.id for c in answer.citations if (hit := _hit_for(c, answer.retrieved))}
+    rest = [h for h in answer.retrieved if h.chunk.id not in quoted]
+    if not rest:
+        return ""
+    items = []
+    for hit in rest:
+        chunk = hit.chunk
+        meta = _meta_line([
+            chunk.metadata.get("publisher"), str(chunk.metadata.get("year") or "") or None,
+            where_label(chunk.page, chunk.metadata.get("page_label")),
+            _source_links(chunk.source, chunk.page, served, chunk.metadata.get("url"), " ".join(chunk.text.split()[:40])),
+        ])
+        snippet = " ".join(chunk.text.split())
+        snippet = snippet[:220] + ("…" if len(snippet) > 220 else "")
+        items.append(f'<div class="lantern-source lantern-searched-source"><strong>{esc(chunk.title)}</strong>'
+                     f'<div class="lantern-meta">{meta}</div>'
+                     f'<blockquote class="lantern-passage" tabindex="0">{_plain(snippet)}</blockquote></div>')
+    n = len(rest)
+    return (f'<details class="lantern-also"><summary>{n} more passage{"s" if n != 1 else ""} searched, '
+            f'not quoted</summary>{"".join(items)}</details>')
+
+
 def render_sources(answer: Answer, served: set[str], sections: dict[int, str] | None = None) -> str:
     """HTML for the sources of one answer (one line: Markdown ends an HTML block at a blank line).
 
@@ -210,6 +238,7 @@ def render_sources(answer: Answer, served: set[str], sections: dict[int, str] | 
                 f'<strong>{esc(cite.title)}</strong><div class="lantern-meta">{meta}</div>'
                 f'<blockquote class="lantern-passage" tabindex="0">{passage}</blockquote></div>'
             )
+        out.append(_also_searched(answer, served))
         out.append("</div>")
     if answer.removed_citations:
         n = len(answer.removed_citations)
@@ -281,7 +310,7 @@ def banner_html(documents: int, chunks: int, total: int | None = None, filters_n
         return (
             f'<div class="lantern-banner lantern-filtered-banner" role="status">Searching <strong>{documents} of {total} '
             f'document{"s" if total != 1 else ""}</strong> ({chunks} passages; {esc(filters_note)}). Each sentence of an '
-            "answer cites its source [n]: hover over it to see the quote, click it to open the source.</div>"
+            "answer cites its source [n]: hover over it (or tap it) to see the quote, click it to open the source.</div>"
         )
     if not documents:
         return (
@@ -291,5 +320,5 @@ def banner_html(documents: int, chunks: int, total: int | None = None, filters_n
     return (
         f'<div class="lantern-banner">Searching <strong>{documents} '
         f'document{"s" if documents != 1 else ""}</strong> ({chunks} passages). Each sentence of an '
-        "answer cites its source [n]: hover over it to see the quote, click it to open the source.</div>"
+        "answer cites its source [n]: hover over it (or tap it) to see the quote, click it to open the source.</div>"
     )

@@ -5,6 +5,7 @@
     <store>/keyword/        the bm25s index, tagged with the ledger generation it was built from
     <store>/files/          copies of ingested files by content hash (the UI serves cited PDFs)
     <store>/feedback.jsonl  the UI's feedback log
+    <store>/conversations/  the UI's saved conversations, a folder per user (app/ui_conversations.py)
     <store>/write.lock      held by the one writer
 
 The ledger is the source of truth and Chroma an index of it. A document is written in the

@@ -255,6 +255,21 @@ def test_copy_gives_plain_text_with_numbered_sources(client) -> None:
     assert "“" in sources, "each source lists its quote"
 
 
+def test_number_of_sources_changes_what_is_listed(client) -> None:
+    """More sources: the answer draws on more passages, and the list under it shows each one
+    (the quoted ones, then the rest folded as 'searched, not quoted')."""
+    question = "How should a company look for forced labour in its supply chain?"
+    listed = {}
+    for k in (2, 9):
+        _, history = _ask(client, question, top_k=k)
+        answer = _last_answer(history)
+        listed[k] = len(re.findall(r'class="lantern-source[" ]', answer))
+        quoted = len(re.findall(r'class="lantern-source" id="source-', answer))
+        if listed[k] > quoted:
+            assert f"{listed[k] - quoted} more passage" in answer and "searched, not quoted" in answer
+    assert listed == {2: 2, 9: 9}, listed
+
+
 # --- the cited-file route -----------------------------------------------------------------------
 
 def test_file_route_serves_ingested_files_only(app: SimpleNamespace) -> None:

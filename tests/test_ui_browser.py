@@ -177,8 +177,10 @@ def test_editor_answers_open_at_the_quote(app: SimpleNamespace) -> None:
             # filters: only PDFs; the banner counts them, the answer names the filter
             total = len(app.ui.lantern.store.documents())
             pdfs = sum(1 for d in app.ui.lantern.store.documents() if d.doc_type == "pdf")
+            page.get_by_role("button", name="Filters and sources").click()  # folded under the question box
             _pick(page, "Document type", "PDF")
             page.get_by_text(f"Searching {pdfs} of {total} documents").wait_for(timeout=10_000)
+            page.get_by_role("button", name="Filters and sources (searching only: PDF)").wait_for(timeout=10_000)
 
             # a PDF opens in the viewer at the cited page, the quote highlighted in its text layer
             answer = _ask(page, PDF_QUESTION)
@@ -277,15 +279,25 @@ def test_reader_cannot_delete(app: SimpleNamespace) -> None:
 
 
 def test_phone_shows_the_start_of_the_answer(app: SimpleNamespace) -> None:
+    """At 390×844 by touch: filters one tap under the box, the answer's start in view, a tapped [n]
+    shows its quote, title and page, with a way to open the source."""
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = _browser(p)
         try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page = context.new_page()
             _sign_in(page, app.url, READER)
             problems = _serious_violations(page, "phone start page")
+            question = page.get_by_label("Your question").bounding_box()
+            filters = page.get_by_role("button", name="Filters and sources")
+            below = filters.bounding_box()
+            assert question and below and 0 <= below["y"] - (question["y"] + question["height"]) < 60, (question, below)
+            filters.tap()
+            page.get_by_label("Publisher", exact=True).wait_for(timeout=10_000)
+            filters.tap()
             answer = _ask(page, PDF_QUESTION)
             first_line = answer.get_by_text(re.compile(r"^\s*\S")).first
             top, chat_top = _answer_top_in_view(page, answer, 844)
@@ -293,6 +305,96 @@ def test_phone_shows_the_start_of_the_answer(app: SimpleNamespace) -> None:
             assert first_line.is_visible()
             problems += _serious_violations(page, "phone answer")
             page.screenshot(path=str(OUTPUT / "ui-answer-phone.png"))
+
+            # a tap on [n] (no hover on a phone) shows the quote, title and page; it opens nothing yet
+            marker = answer.locator("a.lantern-cite").first
+            tooltip = marker.get_attribute("title") or ""
+            quoted, where = tooltip[1:tooltip.index("” — ")], tooltip[tooltip.index("” — ") + 4:]
+            marker.tap()
+            sheet = page.get_by_role("dialog", name=re.compile(r"^Source \[\d+\]"))
+            sheet.wait_for(timeout=5_000)
+            shown = sheet.inner_text()
+            assert quoted[:60] in " ".join(shown.split()) and where in shown and re.search(r"p\. \d+", shown), shown
+            assert len(context.pages) == 1, "a tap shows the source; it does not leave the chat"
+            problems += _serious_violations(page, "phone source sheet")
+            page.screenshot(path=str(OUTPUT / "ui-cite-phone.png"))
+            with context.expect_page() as opened:
+                sheet.get_by_role("link", name="Open the source").tap()
+            viewer = opened.value
+            viewer.wait_for_selector("body[data-ready='1']", timeout=60_000)
+            assert viewer.locator(".textLayer mark.highlight").count() > 0
+            viewer.close()
+            sheet.get_by_role("button", name="Close").tap()
+            assert sheet.count() == 0
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
+
+
+def test_conversations_follow_the_user(app: SimpleNamespace) -> None:
+    """A signed-in user's conversation is on the server: a fresh browser lists and reopens it, it
+    can be renamed, exported (Markdown, JSON, with sources) and deleted; another user, even on
+    the same browser, sees none of it."""
+    from playwright.sync_api import sync_playwright
+
+    base = app.url.rstrip("/")
+    with sync_playwright() as p:
+        browser = _browser(p)
+        try:
+            first = browser.new_context(viewport={"width": 1280, "height": 1000})
+            page = first.new_page()
+            _sign_in(page, app.url, EDITOR)
+            _ask(page, TREATY_QUESTION)
+            page.locator("#lantern-export a").first.wait_for(timeout=10_000)  # saved on the server
+            assert page.get_by_label("Name of this conversation").input_value() == TREATY_QUESTION
+
+            # another browser (nothing in its storage): the conversation is listed and opens
+            second = browser.new_context(viewport={"width": 1280, "height": 1000})
+            other = second.new_page()
+            _sign_in(other, app.url, EDITOR)
+            assert other.locator("#lantern-chat .bot-row").count() == 0
+            other.get_by_label("Open a saved conversation").click()
+            other.get_by_role("option", name=re.compile(rf"^{re.escape(TREATY_QUESTION)} \(1 question, ")).click()
+            other.wait_for_selector("#lantern-chat .lantern-source mark", timeout=20_000)
+            assert other.locator("#lantern-chat").get_by_text(TREATY_QUESTION).count() >= 1
+            other.get_by_label("Name of this conversation").fill("Palermo scope")
+            other.get_by_role("button", name="Rename").click()
+            other.get_by_text("Renamed to “Palermo scope”").wait_for(timeout=10_000)
+            with other.expect_download() as download:
+                other.get_by_role("link", name="Markdown").click()
+            markdown = Path(download.value.path()).read_text(encoding="utf-8")
+            assert markdown.startswith("# Palermo scope\n") and f"## 1. {TREATY_QUESTION}" in markdown, markdown[:300]
+            assert re.search(rf"\n1\. [^\n]*Palermo Protocol[^\n]*Article \d+[^\n]*\[Open the source\]\({re.escape(base)}"
+                             rf"/lantern/view/other/{re.escape(PALERMO)}\?q=", markdown), markdown
+            assert "\n   > " in markdown, "each source lists its quote"
+            href = other.get_by_role("link", name="JSON").get_attribute("href") or ""
+            exported = other.request.get(base + href).json()
+            source = exported["exchanges"][0]["sources"][0]
+            assert exported["name"] == "Palermo scope" and source["document"] == f"other/{PALERMO}"
+            assert source["quote"] and source["section"].startswith("Article") and source["link"].startswith(base)
+
+            # a reader on the editor's browser (a shared computer: the editor's saved chat is in its
+            # storage; signing out in Gradio would sign the editor out everywhere): nothing of it shows
+            shared = first.storage_state()
+            assert any(item["name"] == "lantern-conversation" for origin in shared["origins"]
+                       for item in origin["localStorage"])
+            third = browser.new_context(viewport={"width": 1280, "height": 1000},
+                                        storage_state={"cookies": [], "origins": shared["origins"]})
+            page = third.new_page()
+            _sign_in(page, app.url, READER)
+            page.wait_for_timeout(1_000)  # the saved chat is restored (or not) on load
+            assert page.locator("#lantern-chat").get_by_text(TREATY_QUESTION).count() == 0
+            conversation_id = href.split("/")[-1].split(".")[0]
+            assert conversation_id not in {cid for _, cid in app.ui.conversation_choices(READER[0])}
+            page.get_by_label("Open a saved conversation").click()
+            assert page.get_by_role("option", name=re.compile("Palermo scope")).count() == 0
+            assert page.request.get(base + href).status == 404, "another user's export is not found"
+
+            other.once("dialog", lambda dialog: dialog.accept())
+            other.get_by_role("button", name="Delete").click()
+            other.get_by_text("Conversation deleted.").wait_for(timeout=10_000)
+            assert other.locator("#lantern-chat .bot-row").count() == 0
+            assert other.request.get(base + href).status == 404
+            assert conversation_id not in {cid for _, cid in app.ui.conversation_choices(EDITOR[0])}
+        finally:
+            browser.close()

@@ -199,3 +199,120 @@ def test_edited_details_reach_chunks_filters_and_chroma(tmp_path: Path) -> None:
             store.update_document(source, {"sha256": "x"})
     finally:
         store.close()
+
+
+def test_a_new_title_is_embedded_and_found(tmp_path: Path) -> None:
+    """Each passage's vector embeds its title line: a changed title is embedded again, and a
+    question naming the new title finds the document (dense and keyword search alike)."""
+    import numpy as np
+
+    from app.ui_logic import LanternUI
+    from core.keyword import KeywordIndex
+    from ingest.chunk import embedding_text
+    from ingest.pipeline import ingest
+
+    settings = settings_for(tmp_path, embed_backend="hash")
+    ingest([SAMPLE_CORPUS / "victim-support.md", SAMPLE_CORPUS / "referral-mechanisms.md"], settings, workers=1)
+    ui = LanternUI(settings)
+    try:
+        store = ui.lantern.store
+        source = next(d.source for d in store.documents() if d.source.startswith("victim"))
+        ids = [c.id for c in store.chunks() if c.source == source]
+        before = np.array(store.collection.get(ids=ids, include=["embeddings"])["embeddings"])
+        saved = ui.edit_document(source, "Harbourlight casebook", "", "", "", username=None)
+        assert saved.startswith("Saved the details of **Harbourlight casebook**"), saved
+        chunks = store.chunks(ids)
+        assert all(embedding_text(c).startswith("Harbourlight casebook\n") for c in chunks)
+        after = np.array(store.collection.get(ids=ids, include=["embeddings"])["embeddings"])
+        expected = ui.lantern.embedder.embed([embedding_text(c) for c in chunks])
+        assert np.allclose(after, expected, atol=1e-5) and not np.allclose(after, before, atol=1e-5)
+        hits = ui.lantern.retrieve("What does the Harbourlight casebook say?", top_k=3)  # English: no e5 re-scoring
+        assert {h.chunk.source for h in hits} == {source}
+        found = [cid for cid, _ in KeywordIndex.load(store).search("Harbourlight casebook", 3)]
+        assert found and set(found) <= set(ids), "the keyword index reads the new title line"
+    finally:
+        ui.close()
+
+
+# --- example questions in the UI's language ------------------------------------------------------
+
+def test_example_questions_leave_out_other_languages() -> None:
+    """A bilingual treaty's Dutch headings and a Dutch-only document's title give no example."""
+    from app.ui_examples import candidates, foreign_words, sections_by_source
+    from core.types import Chunk
+
+    def chunk(n: int, section: str, language: str) -> Chunk:
+        return Chunk(f"t{n}", "treaty.md", None, 0, 10, "text", {"section": section, "language": language})
+
+    chunks = [chunk(1, "Border measures", "en"), chunk(2, "Border measures", "en"), chunk(3, "Werkingssfeer", "nl"),
+              chunk(4, "Verdrag betreffende de afschaffing van gedwongen arbeid", "en"),
+              chunk(5, "Debt bondage", "en"), chunk(6, "Grensmaatregelen", "nl"), chunk(7, "Grensmaatregelen", "en")]
+    sections = sections_by_source(chunks)
+    assert sections["treaty.md"] == ["Border measures", "Verdrag betreffende de afschaffing van gedwongen arbeid",
+                                     "Debt bondage"], "headings over passages read as Dutch are left out"
+    assert foreign_words("Verdrag betreffende de afschaffing van gedwongen arbeid")
+    assert not foreign_words("Debt bondage") and not foreign_words("Prevention of trafficking in persons")
+    docs = [_doc("treaty.md", "ILO", 1957, "en;nl", "markdown", "Forced Labour Convention"),
+            _doc("rapport.pdf", "BNRM", 2016, "nl", title="Mensenhandel in Nederland"),
+            _doc("verdrag.md", None, None, None, "markdown", "Verdrag van de Verenigde Naties")]
+    questions = candidates(docs, {**sections, "rapport.pdf": ["Slachtoffers"]})
+    assert questions == ["What is the Forced Labour Convention?", "What are border measures?",
+                         "What is debt bondage?"], questions
+
+
+# --- conversations kept per user ----------------------------------------------------------------
+
+def _chat(question: str) -> dict:
+    cite = {"n": 1, "source": "pdf/toolkit.pdf", "title": "First Responder Toolkit", "page": 22,
+            "quote": "Refer the case  to the NRM.", "url": None, "page_label": "20", "publisher": "Home Office",
+            "year": 2026, "chunk_id": "c1"}
+    return {
+        "history": [{"role": "user", "content": question},
+                    {"role": "assistant", "content": '<p>Refer it [1].</p><div class="lantern-sources">…</div>'}],
+        "turns": [], "copy_text": "",
+        "answers": {"1": {"question": question, "answer": "Refer the case to the NRM. [1]", "abstained": False,
+                          "citations": [cite], "sections": {"1": "Section 4"}, "searched_for": None,
+                          "filters_note": "PDF"}},
+    }
+
+
+def test_conversations_are_kept_per_user_and_exported(tmp_path: Path) -> None:
+    import json
+
+    from app.ui_conversations import Conversations, export_json, export_markdown, user_folder
+
+    conversations = Conversations(tmp_path)
+    first = conversations.save("amira", None, _chat("Who makes a referral?"))
+    assert first["name"] == "Who makes a referral?"
+    again = conversations.save("amira", first["id"], _chat("Who makes a referral?"))
+    assert again["id"] == first["id"] and len(conversations.listing("amira")) == 1
+    # another user sees nothing of it, even with its id
+    assert conversations.listing("jules") == [] and conversations.get("jules", first["id"]) is None
+    assert conversations.rename("jules", first["id"], "mine now") is None
+    assert not conversations.delete("jules", first["id"]) and conversations.get("amira", first["id"])
+    assert conversations.listing(None) == [], "the open local UI's user is a user of its own"
+    assert user_folder("a b") != user_folder("a_b") and "/" not in user_folder("../x")
+    assert conversations.get("amira", "../../ledger") is None
+
+    renamed = conversations.rename("amira", first["id"], "  Referral   duties ")
+    assert renamed and renamed["name"] == "Referral duties"
+    with pytest.raises(ValueError):
+        conversations.rename("amira", first["id"], "  ")
+    record = conversations.get("amira", first["id"])
+    assert record is not None
+    markdown = export_markdown(record, {"pdf/toolkit.pdf"}, "http://lantern.example")
+    assert markdown.startswith("# Referral duties\n") and "## 1. Who makes a referral?" in markdown
+    assert "_Searched only: PDF_" in markdown and "Refer the case to the NRM. [1]" in markdown
+    assert ("1. First Responder Toolkit, Home Office, 2026, Section 4, p. 22 (printed 20). [Open the source]"
+            "(http://lantern.example/lantern/pdf/pdf/toolkit.pdf?page=22&q=Refer+the+case+to+the+NRM.)") in markdown
+    assert "   > Refer the case to the NRM." in markdown
+    exported = json.loads(export_json(record, {"pdf/toolkit.pdf"}))
+    source = exported["exchanges"][0]["sources"][0]
+    assert exported["name"] == "Referral duties" and exported["exchanges"][0]["question"] == "Who makes a referral?"
+    assert (source["n"], source["document"], source["page"], source["section"], source["quote"]) == (
+        1, "pdf/toolkit.pdf", 22, "Section 4", "Refer the case to the NRM.")
+    assert source["link"].startswith("/lantern/pdf/pdf/toolkit.pdf?page=22")
+    assert conversations.delete("amira", first["id"]) and conversations.listing("amira") == []
+    # the browser's copy stays readable after a restart: the same store gives the same key
+    assert conversations.browser_key() == Conversations(tmp_path).browser_key()
+    assert len(conversations.browser_key()) >= 32 and conversations.listing(".browser-key") == []
