@@ -28,6 +28,8 @@ from core.types import Chunk, Hit
 
 from .crosslingual import make_stage
 from .fitted import FITTED
+from .rerank import DEPTH as RERANK_DEPTH
+from .rerank import Candidate, rerank
 
 if TYPE_CHECKING:
     from core.keyword import KeywordIndex
@@ -168,6 +170,8 @@ class Retriever:
             fused = self.crosslingual.apply(question, language, both, fused, self.store.chunks, top_keyword)
         # --- end of cross-lingual stage
         dense_ids, keyword_ids = dict(dense), dict(keyword)
+        if english and FITTED.ranker is not None:  # second stage (assistant/rerank.py); other languages: e5 above
+            fused = self._rerank(question, fused, dense_ids, keyword_ids)
         chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
         hits = [
             Hit(chunks[cid], score, 0, "+".join(n for n, ids in (("dense", dense_ids), ("keyword", keyword_ids)) if cid in ids))
@@ -181,6 +185,13 @@ class Retriever:
         best = top_dense[0] if top_dense else 0.0
         pool = [chunks[cid] for cid, _ in fused[: top_k * 4] if cid in chunks]
         return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]], pool)
+
+    def _rerank(self, question: str, fused: list[tuple[str, float]], dense: dict[str, float],
+                keyword: dict[str, float]) -> list[tuple[str, float]]:
+        head = fused[:RERANK_DEPTH]
+        chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in head])}
+        found = [Candidate(chunks[cid], s, dense.get(cid), keyword.get(cid)) for cid, s in head if cid in chunks]
+        return [(c.chunk.id, c.fused) for c in rerank(question, found)] + fused[RERANK_DEPTH:]
 
     def dense(self, vector: np.ndarray, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) from Chroma, with the filter as a `where` clause."""

@@ -70,6 +70,11 @@ class Settings:
     chat_memory_turns: int = _setting(6, "turns a conversation remembers", topic="chat")
     max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB", topic="ui")
     ui_debug: bool = _setting(False, "show Gradio's developer links (Use via API, settings) in the UI footer", topic="ui")
+    ui_users: str = _setting(
+        "", "TOML file of the UI's users ([users.NAME] role = reader|editor, password = hash from "
+        "`python -m app.ui_auth`); everyone signs in once it is set; required when the UI listens beyond 127.0.0.1",
+        topic="ui",
+    )
     serve_host: str = _setting("127.0.0.1", "address `lantern serve` and `lantern mcp --http` listen on", topic="serve")
     serve_port: int = _setting(8000, "port `lantern serve` and `lantern mcp --http` listen on", topic="serve")
     api_keys: str = _setting("", "comma-separated API keys the HTTP servers accept as Bearer tokens "

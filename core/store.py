@@ -5,6 +5,7 @@
     <store>/keyword/        the bm25s index, tagged with the ledger generation it was built from
     <store>/files/          copies of ingested files by content hash (the UI serves cited PDFs)
     <store>/feedback.jsonl  the UI's feedback log
+    <store>/conversations/  the UI's saved conversations, a folder per user (app/ui_conversations.py)
     <store>/write.lock      held by the one writer
 
 The ledger is the source of truth and Chroma an index of it. A document is written in the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -80,6 +82,7 @@ class DocumentRecord:
 
 
 _TEXT_COLUMNS = frozenset({"publisher", "title", "doc_type"})
+_EDITABLE = frozenset({"title", "publisher", "year", "language"})  # Store.update_document
 
 
 def _page_db(page: int | None) -> int:
@@ -365,6 +368,49 @@ class Store:
             db.execute("DELETE FROM pages WHERE source=?", (source,))
             db.execute("DELETE FROM chunks WHERE source=?", (source,))
             db.execute("DELETE FROM documents WHERE source=?", (source,))
+            self._bump(db)
+
+    def update_document(self, source: str, values: dict[str, Any]) -> None:
+        """Change a document's title, publisher, year or language, in the ledger and in the
+        metadata its chunks carry (citations and Chroma's language filter read those).
+
+        A language of one code becomes every chunk's language; several ('en;nl') leave the
+        per-chunk languages ingest guessed. Vectors are not re-embedded. Callers hold write_lock
+        and rebuild the keyword index afterwards (the generation moves on).
+        """
+        unknown = set(values) - _EDITABLE
+        if unknown:
+            raise ValueError(f"not an editable document field: {', '.join(sorted(unknown))}")
+        if self.document(source) is None:
+            raise StoreError(f"no document {source!r} in this store")
+        chunk_values = {k: v for k, v in values.items() if k != "language"}
+        codes = [c for c in re.split(r"[;,]", str(values.get("language") or "")) if c.strip()]
+        if "language" in values and len(codes) == 1:
+            chunk_values["language"] = codes[0].strip()
+        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE source=?", (source,))]
+        if ids and chunk_values:
+            got = self.collection.get(ids=ids, include=["metadatas"])
+            metadatas = []
+            for meta in got["metadatas"]:
+                meta = dict(meta or {})
+                for key, value in chunk_values.items():
+                    if value in (None, ""):
+                        meta.pop(key, None)
+                    else:
+                        meta[key] = value
+                metadatas.append(meta)
+            for start in range(0, len(got["ids"]), CHROMA_BATCH):
+                self.collection.update(ids=got["ids"][start : start + CHROMA_BATCH],
+                                       metadatas=metadatas[start : start + CHROMA_BATCH])
+        with self._transaction() as db:
+            for key, value in values.items():
+                db.execute(f"UPDATE documents SET {key}=? WHERE source=?", (value if value != "" else None, source))
+            for key, value in chunk_values.items():
+                if value in (None, ""):
+                    db.execute("UPDATE chunks SET metadata=json_remove(metadata, ?) WHERE source=?", (f"$.{key}", source))
+                else:
+                    db.execute("UPDATE chunks SET metadata=json_set(metadata, ?, ?) WHERE source=?",
+                               (f"$.{key}", value, source))
             self._bump(db)
 
     def copy_file(self, path: Path, sha256: str) -> str:

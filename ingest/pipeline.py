@@ -296,6 +296,20 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
     return done
 
 
+def reembed_document(store, source: str, embedder) -> int:
+    """Embed a document's passages again from the ledger; how many (the caller holds the write lock).
+
+    For a changed title: the title line is part of what each passage's vector embeds
+    (`chunk.embedding_text`), so a question naming the new title must find the new vectors.
+    """
+    from .chunk import embedding_text
+
+    chunks = [c for c in store.chunks() if c.source == source]
+    if chunks:
+        store.add_vectors(chunks, embedder.embed([embedding_text(c) for c in chunks]))
+    return len(chunks)
+
+
 def _process(
     store, todo: list[tuple[SourceFile, str, bool]], known_sources: set[str], settings: Settings,
     report: IngestReport,
