@@ -39,15 +39,15 @@ def _is_header(row: Sequence[str]) -> bool:
     return any(map(_has_words, named)) and not any(_MEASURE.search(c) for c in named if not _has_words(c))
 
 
-def row_lines(table: Sequence[Sequence[object]]) -> list[str]:
+def row_lines(table: Sequence[Sequence[object]], need_label: bool = False) -> list[str]:
     """Rows of a table (first row = headers) as "Header: value; Header: value" lines.
 
     Empty cells are left out; a header cell that is empty keeps the value alone. Rows
-    that repeat the header (a table continued over a page) are dropped, and so is a row with
-    no word in it ("2754; 73%; 372"): without its label it cannot be understood alone, and
-    on the shared corpus such rows (a label column pdfplumber missed, a second header row of
-    "#" and "%") only crowded real passages out of the results. A table whose first row is
-    not a header (no cell with words, or a cell that is a measurement) gives no rows at all.
+    that repeat the header (a table continued over a page) are dropped. A table whose first row
+    is not a header (no cell with words, or a cell that is a measurement) gives no rows at all.
+    With `need_label` (PDF rows, added beside the page's own text), so is a row with no word in
+    it ("2754; 73%; 372"): without its label it cannot be understood alone (pdfplumber missed
+    the label column, or it is a second header row of "#" and "%").
     """
     rows = [[_cell(c) for c in row] for row in table if any(_cell(c) for c in row)]
     if len(rows) < MIN_ROWS + 1:
@@ -56,7 +56,7 @@ def row_lines(table: Sequence[Sequence[object]]) -> list[str]:
     if not _is_header(header):
         return []
     for row in rows[1:]:
-        if row == header or not any(map(_has_words, row)):
+        if row == header or (need_label and not any(map(_has_words, row))):
             continue
         parts = []
         for i, value in enumerate(row):
@@ -102,7 +102,7 @@ def pdf_table_rows(path: Path, page_texts: Sequence[str]) -> dict[int, list[str]
                     continue
                 finally:
                     page.close()
-                lines = [line for table in tables for line in row_lines(table)]
+                lines = [line for table in tables for line in row_lines(table, need_label=True)]
                 if lines:
                     found[i] = lines
     except Exception:  # the file opened with pypdf; pdfplumber refusing it only costs the rows

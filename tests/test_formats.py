@@ -177,8 +177,9 @@ def test_table_rows_carry_their_headers() -> None:
                                 "State: Utah; Incidents: 7; Cleared: 1."]
     assert row_lines([["Only", "a header"], ["one", "row"]]) == []
     # a row with no label cannot be read alone; a first row of figures is not a header
-    assert row_lines([["Form", "2020", "2021"], ["", "15", "25"], ["Labor", "49", "83"], ["Sex", "131", "130"]]) == [
-        "Form: Labor; 2020: 49; 2021: 83.", "Form: Sex; 2020: 131; 2021: 130."]
+    years = [["Form", "2020", "2021"], ["", "15", "25"], ["Labor", "49", "83"], ["Sex", "131", "130"]]
+    assert row_lines(years, need_label=True) == ["Form: Labor; 2020: 49; 2021: 83.", "Form: Sex; 2020: 131; 2021: 130."]
+    assert row_lines(years)[0] == "2020: 15; 2021: 25."  # a Word table's rows are all its text: all kept
     assert row_lines([["Labor", "2510", "71%"], ["Sex", "2754", "73%"], ["Other", "931", "25%"]]) == []
     assert looks_tabular("\n".join(f"Row {i} {i * 3}" for i in range(8)))
     assert not looks_tabular("A paragraph of prose.\nAnother line of prose without figures.")
