@@ -164,6 +164,7 @@ def main() -> None:
                         help="stores of the questions' PDFs alone instead of the whole shared corpus")
     parser.add_argument("--base-store", type=Path,
                         help="a store of the whole corpus without table rows to start both stores from (copied)")
+    parser.add_argument("--rows-only", action="store_true", help="only the store with table rows (after a change to them)")
     parser.add_argument("--work", type=Path, help="folder for the two stores (kept and reused); default: a temp folder")
     args = parser.parse_args()
 
@@ -182,6 +183,8 @@ def main() -> None:
     tmp = args.work or Path(tempfile.mkdtemp(prefix="lantern-tables-"))
     try:
         for label, rows in (("pypdf only", False), ("with table rows", True)):
+            if args.rows_only and not rows:
+                continue
             folder = tmp / label.replace(" ", "-")
             if args.base_store and not pdfs:
                 settings, seconds[label], chunks[label] = from_base(args.base_store, folder, args.embed, rows)
