@@ -65,7 +65,7 @@ def tabular_pdfs(corpus: Path) -> list[str]:
 
 def from_base(base: Path, folder: Path, embed: str, rows: bool) -> tuple[Any, float, int]:
     """A copy of an existing store of the whole shared corpus (built without table rows), brought
-    up to date; for `rows`, the PDFs with tabular-looking pages are ingested again with their rows
+    up to date (in this process: worker pools forked after a store was opened here hung); for `rows`, the PDFs with tabular-looking pages are ingested again with their rows
     (every other file comes out the same either way). Saves two cold ingests of the corpus."""
     from core.settings import Settings
     from core.store import Store
@@ -75,7 +75,7 @@ def from_base(base: Path, folder: Path, embed: str, rows: bool) -> tuple[Any, fl
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(base, folder / "store")
     settings = Settings.load(environ={}, store=folder / "store", embed_backend=embed, pdf_tables=rows)
-    ingest([SHARED / "corpus"], settings)  # the base store may hold other versions of a few files
+    ingest([SHARED / "corpus"], settings, workers=1)  # the base store may hold other versions of a few files
     if rows:
         store = Store.open(settings)
         try:
@@ -85,7 +85,7 @@ def from_base(base: Path, folder: Path, embed: str, rows: bool) -> tuple[Any, fl
         finally:
             store.close()
     start = time.perf_counter()
-    report = ingest([SHARED / "corpus"], settings)
+    report = ingest([SHARED / "corpus"], settings, workers=1)
     seconds = time.perf_counter() - start
     if report.failed:
         raise SystemExit(f"ingest failed: {report.failed}")
@@ -113,7 +113,7 @@ def build_store(pdfs: list[Path] | None, folder: Path, embed: str, rows: bool) -
         (corpus / "pdf" / "MANIFEST.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
     settings = Settings.load(environ={}, store=folder / "store", embed_backend=embed, pdf_tables=rows)
     start = time.perf_counter()
-    report = ingest([corpus], settings)
+    report = ingest([corpus], settings, workers=1)
     seconds = time.perf_counter() - start
     if report.failed:
         raise SystemExit(f"ingest failed: {report.failed}")
