@@ -11,7 +11,7 @@ import html
 import re
 from urllib.parse import quote, urlencode
 
-from core.types import Answer, Citation, Hit
+from core.types import SCANNED_NOTE, Answer, Citation, Hit
 
 FILE_ROUTE = "/lantern/file"  # the app's route serving the store's copy of a cited file
 VIEW_ROUTE = "/lantern/view"  # the app's route showing a text source at a highlighted quote
@@ -97,8 +97,9 @@ def highlight(text: str, quote_text: str, context: int = CONTEXT_CHARS) -> str:
 
 
 def cite_title(cite: Citation, section: str | None = None) -> str:
-    """A marker's tooltip: the quote, then where it is from (title, article or section, page)."""
-    where = ", ".join(p for p in (cite.title or cite.source, section, where_label(cite.page, cite.page_label)) if p)
+    """A marker's tooltip: the quote, then where it is from (title, article or section, page, scan)."""
+    where = ", ".join(p for p in (cite.title or cite.source, section, where_label(cite.page, cite.page_label),
+                                   SCANNED_NOTE if cite.ocr else "") if p)
     return f"“{' '.join(cite.quote.split())}” — {where}"
 
 
@@ -158,6 +159,12 @@ def _source_links(source: str, page: int | None, served: set[str], url: str | No
     return " · ".join(links)
 
 
+def _scanned(ocr: bool) -> str | None:
+    """The mark of a page read by OCR: its words (and the quote) may hold reading errors."""
+    return f'<span class="lantern-scanned" title="This page is an image; its text was read by OCR">{SCANNED_NOTE}</span>' \
+        if ocr else None
+
+
 def _meta_line(parts: list[str | None]) -> str:
     return " · ".join(p for p in parts if p)
 
@@ -173,6 +180,7 @@ def _nearest_sources(answer: Answer, served: set[str]) -> str:
         meta = _meta_line([
             chunk.metadata.get("publisher"), str(chunk.metadata.get("year") or "") or None,
             where_label(chunk.page, chunk.metadata.get("page_label")),
+            _scanned(bool(chunk.metadata.get("ocr"))),
             _source_links(chunk.source, chunk.page, served, chunk.metadata.get("url"),
                           " ".join(chunk.text.split()[:40])),
         ])
@@ -231,7 +239,8 @@ def render_sources(answer: Answer, served: set[str], sections: dict[int, str] | 
             passage = highlight(hit.chunk.text, cite.quote) if hit else f"<mark>{_plain(cite.quote)}</mark>"
             meta = _meta_line([
                 cite.publisher, str(cite.year) if cite.year else None, (sections or {}).get(cite.n),
-                where_label(cite.page, cite.page_label), _source_links(cite.source, cite.page, served, cite.url, cite.quote),
+                where_label(cite.page, cite.page_label), _scanned(cite.ocr),
+                _source_links(cite.source, cite.page, served, cite.url, cite.quote),
             ])
             out.append(
                 f'<div class="lantern-source" id="source-{cite.n}"><span class="lantern-cite">[{cite.n}]</span> '

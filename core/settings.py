@@ -52,6 +52,10 @@ class Settings:
         False, "add each row of a table found on a PDF page as a line with its column headers (pdfplumber; "
         "slower ingest; applies to files ingested after it is set)", topic="chunk",
     )
+    ocr: bool = _setting(
+        True, "read PDF pages that have no text layer (scans) with tesseract; pages with text are never OCR'd "
+        "(applies to files ingested after it is set)", topic="chunk",
+    )
     top_k: int = _setting(5, "number of sources an answer draws on", topic="search")
     fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"), topic="search")
     crosslingual: str = _setting(

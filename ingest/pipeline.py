@@ -114,7 +114,7 @@ def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None, 
     from .load import load
 
     t0 = time.perf_counter()
-    doc = load(sf, tables=settings.pdf_tables)
+    doc = load(sf, tables=settings.pdf_tables, scans=settings.ocr)
     t1 = time.perf_counter()
     chunks = chunk_pages(doc.pages, doc.metadata, settings.chunk_size, settings.chunk_overlap)
     if not chunks:
