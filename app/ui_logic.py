@@ -328,7 +328,7 @@ class LanternUI:
                     previous[name] = uploads / f".{name}.previous"
                     (uploads / name).replace(previous[name])
                 tmp.replace(uploads / name)  # under the lock: an ingest never reads a half-copied file
-            files, problems = discover([uploads / name for name in accepted])
+            files, problems, _ = discover([uploads / name for name in accepted])
             notify("starting", 0, len(files))
             # workers=1: ingest in this thread; forking worker processes from a threaded server is unsafe
             report = ingest_files(files, self.settings, progress=notify, workers=1)

@@ -100,12 +100,16 @@ def check_keyword(store) -> list[Problem]:
 
 
 def check_files(store) -> list[Problem]:
-    missing = [d.source for d in store.documents() if d.file_copy and not (store.root / "files" / d.file_copy).exists()]
-    if not missing:
+    bad = [d for d in store.documents() if d.file_copy and not store.file_copy_intact(d)]
+    if not bad:
         return []
-    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-    return [Problem("files", "missing", f"{len(missing)} file copies are missing from {store.root / 'files'} ({shown}): "
-                    "cited PDFs cannot be opened until `lantern ingest` is run on the original files")]
+    gone = sum(not (store.root / "files" / d.file_copy).exists() for d in bad)
+    what = ("missing" if gone == len(bad) else "damaged (changed since ingest)" if not gone
+            else f"missing or damaged ({gone} missing)")
+    shown = ", ".join(d.source for d in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    return [Problem("files", "missing" if gone == len(bad) else "damaged",
+                    f"{len(bad)} file copies are {what} in {store.root / 'files'} ({shown}): cited files cannot be "
+                    "opened until they are restored from the original files")]
 
 
 def check(store, quick: bool = False) -> list[Problem]:
