@@ -44,7 +44,9 @@ MIN_PDF_CHARS = 40  # below this over a whole PDF, it is image-only (scanned) as
 # an oversized file is refused in one line instead of taking minutes and gigabytes.
 MAX_BYTES = {"text": 10 * 1024 * 1024, "office": 50 * 1024 * 1024, "pdf": 250 * 1024 * 1024}
 
-logging.getLogger("pypdf").setLevel(logging.ERROR)
+# pypdf logs what it recovers from (a broken font encoding, a damaged xref) as errors; the file is
+# read anyway or fails as one IngestError line, so none of it may reach the terminal.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
