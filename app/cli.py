@@ -214,12 +214,12 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from core.store import Store
     from core.store_check import check, fix_command
-    from ingest.pipeline import print_progress, repair
+    from ingest.pipeline import print_progress, repair, vector_probe
 
     repaired = repair(settings, progress=None if args.json else print_progress()) if args.repair else []
     store = Store.open(settings)
     try:
-        problems = check(store)
+        problems = check(store, embed=vector_probe(store, settings))
         fix = fix_command(store)
     finally:
         store.close()

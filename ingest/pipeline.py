@@ -323,7 +323,7 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
     from .embed import embedder_name, make_embedder
 
     done: list[str] = []
-    problems = check(store, quick=quick)
+    problems = check(store, quick=quick, embed=None if quick else vector_probe(store, settings))
     chroma = [p for p in problems if p.part == "chroma"]
     if chroma:
         store.check_embedder(embedder_name(settings), record=False)
@@ -343,6 +343,18 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
     return done
 
 
+def vector_probe(store, settings: Settings):
+    """The store's own embedder as `core.store_check` wants it (chunks → vectors), for its vector
+    probe; None when that model is remote or unknown here (status never calls out)."""
+    from .chunk import embedding_text
+    from .embed import local_embedder
+
+    embedder = local_embedder(store.get_meta("embedder"), settings)
+    if embedder is None:
+        return None
+    return lambda chunks: embedder.embed([embedding_text(c) for c in chunks])
+
+
 def _restore_file_copies(store, settings: Settings) -> list[str]:
     """Put back missing or damaged file copies from the original files, when they are still where
     they were ingested from and unchanged (the ledger's content hash proves it)."""
@@ -354,9 +366,17 @@ def _restore_file_copies(store, settings: Settings) -> list[str]:
             continue
         original = Path(str(doc.metadata["path"]))
         try:
-            if not original.is_file() or file_hash(SourceFile(original, doc.source), settings) != doc.sha256:
+            if not original.is_file():
                 continue
-            store.copy_file(original, doc.sha256, file_digest(original))
+            digest = file_digest(original)
+            recorded = doc.metadata.get("file_sha256")  # older stores: the content hash must match
+            if recorded:
+                same = digest == recorded
+            else:
+                same = file_hash(SourceFile(original, doc.source), settings) == doc.sha256
+            if not same:
+                continue
+            store.copy_file(original, doc.sha256, digest)
         except OSError:
             continue
         done.append(f"restored the file copy of {doc.source} from {original}")
