@@ -25,7 +25,6 @@ import pytest
 
 from .harness import (
     CORPUS,
-    FULL,
     REPO,
     alive,
     assert_consistent,
@@ -42,7 +41,6 @@ from .harness import (
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.promise("crash"),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
     pytest.mark.skipif(not CORPUS.is_dir() and not os.environ.get("LANTERN_TEST_STRICT"), reason="shared corpus absent"),
 ]
@@ -113,6 +111,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_corpus(tmp_path_factory.mktemp("crash") / "corpus")
 
 
+@pytest.mark.promise("crash-ingest")
 def test_kill_9_during_a_fresh_ingest_loses_and_leaves_nothing(corpus: Path, tmp_path: Path) -> None:
     rng = random.Random(9)
     args = ingest_args(corpus, tmp_path / "reference")
@@ -156,6 +155,7 @@ def _edit(corpus: Path) -> None:
                                          encoding="utf-8")
 
 
+@pytest.mark.promise("crash-update")
 def test_kill_9_during_an_update_loses_and_leaves_nothing(tmp_path: Path) -> None:
     rng = random.Random(3)
     corpus = copy_corpus(tmp_path / "corpus")
@@ -187,6 +187,7 @@ def test_kill_9_during_an_update_loses_and_leaves_nothing(tmp_path: Path) -> Non
            orphans=0)
 
 
+@pytest.mark.promise("crash-ingest")
 def test_ingest_workers_die_with_a_killed_parent(corpus: Path, tmp_path: Path) -> None:
     """Three workers busy parsing; SIGKILL the ingest; none of them is alive 5 s later."""
     script = (
@@ -211,5 +212,4 @@ def test_ingest_workers_die_with_a_killed_parent(corpus: Path, tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
         kill_all(workers)
-    if FULL:
-        record("crash-ingest", worker_kills=1)
+    record("crash-ingest", worker_kills=1)

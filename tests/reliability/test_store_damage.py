@@ -244,9 +244,9 @@ def test_deleted_ledger_beside_indexes_is_one_line_never_a_new_store(store_dir: 
 MATRIX_QUESTIONS = (QUESTION, "Which indicators of forced labour should a first responder look for?",
                     "What does register entry 417 say about wage deductions?")
 DAMAGES = ("deleted", "truncated", "overwritten")
-# An empty lock file, recreated on use: nothing to detect or repair. (Chroma's link_lists.bin, the
-# HNSW graph's upper layers, was measured to change no search result when damaged; it may go unseen
-# only while the answers stay identical.)
+# An empty lock file, recreated on use: nothing to detect or repair. Damage to one of Chroma's HNSW
+# files may go unseen only where it changes no answer (measured: its upper-layer links, link_lists.bin,
+# and some truncations of length.bin); the table lists each such case.
 HARMLESS = {"write.lock"}
 WORDS = ["referral", "shelter", "labour", "inspector", "victim", "consent", "debt", "recruitment", "agency", "passport", "wage", "employer", "document", "support", "indicator", "identification", "protection", "interview", "exploitation", "housing", "child", "guardian", "hotline", "court", "prosecution", "compensation", "deductions"]
 
@@ -332,7 +332,7 @@ def test_every_store_file_damaged_is_seen_repaired_and_answers_are_identical(mat
                 assert lantern(capsys, trial, "doctor")[0] == 0, f"{how} {rel}: still damaged"
                 repaired += 1
             else:  # unseen is allowed only where it changes nothing a user gets (checked below)
-                assert rel in HARMLESS or rel.endswith("link_lists.bin"), f"{how} {rel}: not seen ({out}{err})"
+                assert rel in HARMLESS or rel.startswith("chroma/"), f"{how} {rel}: not seen ({out}{err})"
                 harmless.append(f"{how} {Path(rel).name}")
             _forget_chroma_clients()
             got = _answers(trial)
