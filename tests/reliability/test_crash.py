@@ -118,7 +118,7 @@ def test_kill_9_during_a_fresh_ingest_loses_and_leaves_nothing(corpus: Path, tmp
     assert run_lantern(*args, cwd=tmp_path).returncode == 0
     reference = store_parts(tmp_path / "reference")
     n_docs = len(reference["sources"])
-    trials = scale(2, 10)
+    trials = scale(1, 10)
     kills, hit, children = 0, [], 0
     for i in range(trials * 2):
         if kills == trials:

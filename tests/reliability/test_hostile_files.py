@@ -58,7 +58,7 @@ def test_hostile_files_are_one_line_each_and_good_files_always_get_in() -> None:
     work = Path(tempfile.mkdtemp(prefix="lantern-hostile-"))
     try:
         root = work / "drive"
-        cases = make_hostile(root, reps=scale(1, 7))
+        cases = make_hostile(root, reps=scale(1, 7), quick=not FULL)
         proc, seconds = _ingest(root, work / "store", work)
         output = proc.stdout + proc.stderr
         assert "Traceback" not in output, output[-4000:]
