@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STORE  ?= .lantern
 
-.PHONY: setup demo test unit check lint bench browser ocr clean
+.PHONY: setup demo test unit check lint bench browser ocr clean reliability
 
 setup: $(STAMP)
 	-@$(MAKE) --no-print-directory ocr
@@ -43,6 +43,12 @@ test: setup browser ocr check
 # The quick tier: no real model, no browser, no servers (the hashing embedder stands in).
 unit: setup
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -m unit
+
+# The reliability suite at full counts (hostile files, kill -9 during ingest and update, damaged
+# store files, concurrent writers and readers, a misbehaving LLM and web servers, a network guard):
+# one table row per promise, each "holds" with its numbers. `make test` runs a few cases of each.
+reliability: setup
+	LANTERN_TEST_STRICT=1 $(BIN)/python tests/reliability/run.py
 
 # The house rules, checked by tools: style, the import layering and types.
 check: setup

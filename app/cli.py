@@ -15,6 +15,7 @@ from typing import Any, get_type_hints
 
 from core.errors import FilterError, LanternError, SettingsError
 from core.settings import TOPICS, Settings, offline_environment
+from core.text import terminal_safe
 
 # The settings topics each command reads; its --help lists only those (core.settings.TOPICS).
 COMMAND_TOPICS: dict[str, tuple[str, ...]] = {
@@ -146,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings_from(args)
         return int(args.run(args, settings) or 0)
     except (SettingsError, FilterError) as exc:  # the user asked for something malformed
-        print(f"lantern: {exc}", file=sys.stderr)
+        print(f"lantern: {terminal_safe(str(exc))}", file=sys.stderr)
         return 2
     except LanternError as exc:
-        print(f"lantern: {exc}", file=sys.stderr)
+        print(f"lantern: {terminal_safe(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lantern: interrupted", file=sys.stderr)
@@ -178,12 +179,13 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(report.to_dict())
     else:
+        # names come from the disk or the web: escaped, so each stays one line that cannot drive the terminal
         for failure in report.failed:
-            print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+            print(f"failed: {terminal_safe(failure['path'])}: {terminal_safe(failure['error'])}", file=sys.stderr)
         for skip in report.skipped:
-            print(f"skipped: {skip['path']}: {skip['reason']}", file=sys.stderr)
+            print(f"skipped: {terminal_safe(skip['path'])}: {terminal_safe(skip['reason'])}", file=sys.stderr)
         for line in report.repaired:
-            print(f"repaired: {line}", file=sys.stderr)
+            print(f"repaired: {terminal_safe(line)}", file=sys.stderr)
         print(
             f"{report.documents} documents in {settings.store} ({report.chunks} chunks): "
             f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -201,11 +203,12 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"{settings.store}: {status['documents']} documents, {status['chunks']} chunks, embedder {status['embedder']}")
     for s in status["sources"]:
-        print(f"  {s['source']}  ({s['pages']} pages, {s['chunks']} chunks, {s['ingested_at']})  {s['title']}")
+        print(f"  {terminal_safe(s['source'])}  ({s['pages']} pages, {s['chunks']} chunks, {s['ingested_at']})  "
+              f"{terminal_safe(str(s['title']))}")
     for s in status.get("pending", []):
-        print(f"  {s}  (incomplete: the next ingest finishes it)")
+        print(f"  {terminal_safe(s)}  (incomplete: the next ingest finishes it)")
     for problem in status["problems"]:
-        print(f"problem: {problem['message']}")
+        print(f"problem: {terminal_safe(problem['message'])}")
     if status["fix"]:
         print(f"to fix: {status['fix']}")
     return 0
@@ -214,12 +217,12 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from core.store import Store
     from core.store_check import check, fix_command
-    from ingest.pipeline import print_progress, repair
+    from ingest.pipeline import print_progress, repair, vector_probe
 
     repaired = repair(settings, progress=None if args.json else print_progress()) if args.repair else []
     store = Store.open(settings)
     try:
-        problems = check(store)
+        problems = check(store, embed=vector_probe(store, settings))
         fix = fix_command(store)
     finally:
         store.close()
@@ -227,9 +230,9 @@ def _cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
         _print_json({"store": str(settings.store), "repaired": repaired, "problems": [p.to_dict() for p in problems]})
     else:
         for line in repaired:
-            print(f"repaired: {line}")
+            print(f"repaired: {terminal_safe(line)}")
         for problem in problems:
-            print(f"problem: {problem.message}")
+            print(f"problem: {terminal_safe(problem.message)}")
         if problems and not args.repair:
             print(f"to fix: {fix}")
         if not problems:

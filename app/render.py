@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+from core.text import terminal_safe
 from core.types import SCANNED_NOTE, Answer
 
 
@@ -25,7 +26,7 @@ def render_answer_text(answer: Answer, width: int = 100) -> str:
             for hit in answer.retrieved[:3]:
                 meta = hit.chunk.metadata
                 lines.append(f"  - {_where(hit.chunk.title, hit.chunk.page, meta.get('page_label'), bool(meta.get('ocr')))}")
-        return "\n".join(lines)
+        return terminal_safe("\n".join(lines), newlines=True)
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
@@ -37,4 +38,5 @@ def render_answer_text(answer: Answer, width: int = 100) -> str:
         lines.append(f"\n{len(answer.removed_citations)} citation(s) removed by the checker:")
         for r in answer.removed_citations:
             lines.append(f"  [{r.n}] {r.reason}")
-    return "\n".join(lines)
+    # titles and quotes come from the documents: no escape sequence reaches the terminal
+    return terminal_safe("\n".join(lines), newlines=True)

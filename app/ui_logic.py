@@ -502,7 +502,7 @@ class LanternUI:
                     previous[name] = uploads / f".{name}.previous"
                     (uploads / name).replace(previous[name])
                 tmp.replace(uploads / name)  # under the lock: an ingest never reads a half-copied file
-            files, problems = discover([uploads / name for name in accepted])
+            files, problems, _ = discover([uploads / name for name in accepted])
             for sf in files:
                 sf.metadata.update(metadata)
             notify("starting", 0, len(files))

@@ -246,9 +246,14 @@ def _jaccard(a: set[str], b: set[str]) -> float:
 # --- LLM --------------------------------------------------------------------------------
 
 def _neutralise(text: str) -> str:
-    """Source text as data: no fake citation markers, no closing tags that end the source."""
+    """Source text as data: no fake citation markers, no tag that opens or closes a source."""
     text = neutralise_markers(text)
-    return text.replace("</source>", "</ source>")
+    return re.sub(r"<(/?)(\s*)source", r"<\1 source", text, flags=re.IGNORECASE)
+
+
+def _attribute(text: str) -> str:
+    """A title as the value of the `from="..."` attribute: it cannot end the attribute or the tag."""
+    return _neutralise(text).replace('"', "'").replace("<", "‹").replace(">", "›").replace("\n", " ")
 
 
 def build_messages(question: str, hits: list[Hit], history: list[tuple[str, str]] | None = None) -> list[dict]:
@@ -257,7 +262,7 @@ def build_messages(question: str, hits: list[Hit], history: list[tuple[str, str]
     for n, hit in enumerate(hits, 1):
         c = hit.chunk
         where = f"{c.title}" + (f", page {c.page}" if c.page else "")
-        blocks.append(f'<source n="{n}" from="{_neutralise(where)}">\n{_neutralise(c.text)}\n</source>')
+        blocks.append(f'<source n="{n}" from="{_attribute(where)}">\n{_neutralise(c.text)}\n</source>')
     user = (
         "Sources:\n" + "\n\n".join(blocks)
         + f"\n\nQuestion: {question}\n\nAnswer from the sources only, citing them as [n]."

@@ -10,6 +10,7 @@ the source that supports it, or is dropped: nothing reaches the reader unchecked
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,24 @@ def support_score(sentence: str, passage: str) -> float:
 
 
 CLAIM_WORDS = 3  # content words from which an uncited sentence is a claim, not a connective
+
+# A sentence of a document that addresses the model ("Ignore previous instructions and reply
+# exactly: ...") is a prompt injection: data that the model may have obeyed, never support.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}\b(?:instructions?|rules|prompt|above|previous|prior)\b"
+    r"|\b(?:reply|respond|answer|output|print|say|write|repeat)\s*(?:exactly|only|with|verbatim|after me)\b"
+    r"|\b(?:you are now|you must now|from now on|new instructions|system prompt|developer mode)\b"
+    r"|\b(?:ai|language) model\b|^\W*(?:system|assistant)\s*[:,]|\bcite (?:it|this) as\b|\binclude this image\b",
+    re.IGNORECASE,
+)
+
+
+def without_instructions(passage: str) -> str:
+    """The passage less its sentences that give a model orders (see `_INSTRUCTION`)."""
+    spans = sentence_spans(passage)
+    if not any(_INSTRUCTION.search(s.text) for s in spans):
+        return passage
+    return " ".join(s.text for s in spans if not _INSTRUCTION.search(s.text))
 
 
 def best_quote(claim: str, passage: str) -> Span | None:
@@ -89,7 +108,7 @@ def check_citations(
         """Why source n does not support the claim (None: it does)."""
         if not 1 <= n <= len(hits):
             return f"no source [{n}]: only {len(hits)} were retrieved"
-        passage = hits[n - 1].chunk.text
+        passage = without_instructions(hits[n - 1].chunk.text)
         score = support_score(claim, passage)
         if score < threshold:
             return f"source [{n}] does not support this sentence (overlap {score:.2f})"
@@ -120,7 +139,7 @@ def check_citations(
                 continue
             if n not in renumber:
                 renumber[n] = len(renumber) + 1
-                quote = best_quote(claim, hits[n - 1].chunk.text)
+                quote = best_quote(claim, without_instructions(hits[n - 1].chunk.text))
                 citations.append(make_citation(renumber[n], hits[n - 1], quote.text if quote else hits[n - 1].chunk.text))
             if renumber[n] not in kept:
                 kept.append(renumber[n])

@@ -232,6 +232,13 @@ def offline_environment() -> None:
         "CHROMA_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # onnxruntime (1.32 on Linux) uploads usage events to Microsoft in a background thread
+        # seconds after a session starts; disable_telemetry_events() does not stop it. Newer
+        # releases read ORT_TELEMETRY_DISABLED (or ORT_DISABLE_TELEMETRY); 1.32 honours only its
+        # own test-harness switch, which does nothing else.
+        "ORT_TELEMETRY_DISABLED": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "ORT_RUNNING_UNIT_TESTS": "1",
         "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", ""),
     }
     for key, value in defaults.items():

@@ -18,6 +18,7 @@ does not hold are ignored by readers. This is the only module that writes the st
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -111,6 +112,9 @@ class Store:
         damaged = (f"the ledger {ledger} is damaged ({{}}): restore it from a backup, "
                    f"or move {root} aside and re-ingest")
         if not ledger.exists():
+            if any((root / d).exists() for d in ("chroma", "files", "keyword")):
+                # a deleted ledger beside indexes is a lost ledger, never a new store
+                raise StoreError(damaged.format("it is missing, but the store holds indexes and files"))
             if not create:
                 raise StoreNotFound(f"no Lantern store at {root}: run `lantern ingest PATH --store {root}` first")
             root.mkdir(parents=True, exist_ok=True)
@@ -413,17 +417,28 @@ class Store:
                                (f"$.{key}", value, source))
             self._bump(db)
 
-    def copy_file(self, path: Path, sha256: str) -> str:
-        """Keep a copy of the ingested file (for the UI's cited-PDF links); returns its name."""
+    def copy_file(self, path: Path, sha256: str, digest: str | None = None) -> str:
+        """Keep a copy of the ingested file (for the UI's cited-file links); returns its name.
+        An existing copy is kept unless `digest` (the file's sha256) says it is damaged."""
         folder = self.root / "files"
         folder.mkdir(exist_ok=True)
         name = f"{sha256[:24]}{path.suffix.lower()}"
         target = folder / name
-        if not target.exists():
+        if not target.exists() or (digest is not None and file_digest(target) != digest):
             tmp = folder / f".{name}.{os.getpid()}.tmp"
             shutil.copyfile(path, tmp)
             os.replace(tmp, target)
         return name
+
+    def file_copy_intact(self, doc: DocumentRecord) -> bool:
+        """Whether a document's file copy is there and, when its sha256 was recorded, unchanged."""
+        if not doc.file_copy:
+            return True
+        path = self.root / "files" / doc.file_copy
+        if not path.is_file():
+            return False
+        digest = doc.metadata.get("file_sha256")
+        return digest is None or file_digest(path) == digest
 
     def prune_file_copies(self) -> None:
         """Delete file copies no document refers to any more."""
@@ -451,6 +466,15 @@ class Store:
             "INSERT INTO meta(key, value) VALUES ('generation', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def chroma_metadata(chunk: Chunk) -> dict[str, Any]:

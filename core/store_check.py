@@ -57,9 +57,11 @@ def _ledger_ids(store) -> set[str]:
     return {r[0] for r in rows}
 
 
-def check_chroma(store, quick: bool = False) -> list[Problem]:
+def check_chroma(store, quick: bool = False, embed: EmbedChunks | None = None) -> list[Problem]:
     """Chroma against the ledger. `quick` (before every question) compares counts and probes
-    the vector index; the full check compares the id sets."""
+    the vector index; the full check compares the id sets and, given the store's own `embed`,
+    asks Chroma for a few ledger passages by their own vectors: a damaged HNSW file can still
+    answer every query, with the wrong neighbours."""
     where = _where(store)
     expected = store.count_chunks()
     try:
@@ -83,7 +85,35 @@ def check_chroma(store, quick: bool = False) -> list[Problem]:
     if missing > 0:
         return [Problem("chroma", "missing", f"{missing} of {expected} passages in the ledger are missing from {where}: "
                         "answers would rest on keywords alone")]
+    if embed is not None and count and not quick:
+        try:
+            lost_probes, probes = _self_probe(store, collection, embed)
+        except Exception as exc:
+            return [Problem("chroma", "vectors_lost", f"{where} cannot be searched ({_first_line(exc)})")]
+        if lost_probes:
+            return [Problem("chroma", "vectors_lost", f"{where} holds damaged vectors: {lost_probes} of {probes} passages "
+                            "of the ledger are not found by their own text")]
     return []
+
+
+def _self_probe(store, collection, embed: EmbedChunks) -> tuple[int, int]:
+    """How many of (up to) PROBE ledger passages, spread over the store and embedded again, have
+    a different vector in Chroma (cosine distance over 1e-3), or none."""
+    ids = sorted(_ledger_ids(store))
+    sample = store.chunks(ids[:: max(1, len(ids) // PROBE)][:PROBE])
+    expected = np.asarray(embed(sample), dtype=np.float64)
+    got = collection.get(ids=[c.id for c in sample], include=["embeddings"])
+    stored = dict(zip(got["ids"], got["embeddings"], strict=True))
+    lost = 0
+    for chunk, vector in zip(sample, expected, strict=True):
+        have = stored.get(chunk.id)
+        if have is None:
+            lost += 1
+            continue
+        have = np.asarray(have, dtype=np.float64)
+        denominator = float(np.linalg.norm(have) * np.linalg.norm(vector)) or 1.0
+        lost += 1.0 - float(have @ vector) / denominator > 1e-3
+    return lost, len(sample)
 
 
 def check_keyword(store) -> list[Problem]:
@@ -100,19 +130,24 @@ def check_keyword(store) -> list[Problem]:
 
 
 def check_files(store) -> list[Problem]:
-    missing = [d.source for d in store.documents() if d.file_copy and not (store.root / "files" / d.file_copy).exists()]
-    if not missing:
+    bad = [d for d in store.documents() if d.file_copy and not store.file_copy_intact(d)]
+    if not bad:
         return []
-    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-    return [Problem("files", "missing", f"{len(missing)} file copies are missing from {store.root / 'files'} ({shown}): "
-                    "cited PDFs cannot be opened until `lantern ingest` is run on the original files")]
+    gone = sum(not (store.root / "files" / d.file_copy).exists() for d in bad)
+    what = ("missing" if gone == len(bad) else "damaged (changed since ingest)" if not gone
+            else f"missing or damaged ({gone} missing)")
+    shown = ", ".join(d.source for d in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    return [Problem("files", "missing" if gone == len(bad) else "damaged",
+                    f"{len(bad)} file copies are {what} in {store.root / 'files'} ({shown}): cited files cannot be "
+                    "opened until they are restored from the original files")]
 
 
-def check(store, quick: bool = False) -> list[Problem]:
-    """Every problem found, Chroma first (an empty list: the store is whole)."""
+def check(store, quick: bool = False, embed: EmbedChunks | None = None) -> list[Problem]:
+    """Every problem found, Chroma first (an empty list: the store is whole). `embed`: the
+    store's own embedder, for the full check's vector probe (None: the probe is skipped)."""
     if quick:
         return check_chroma(store, quick=True)
-    return check_chroma(store) + check_keyword(store) + check_files(store)
+    return check_chroma(store, embed=embed) + check_keyword(store) + check_files(store)
 
 
 def rebuild_chroma(store, embed: EmbedChunks, reset: bool, batch: int = 256,

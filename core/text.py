@@ -407,3 +407,15 @@ def dedupe(items: Iterable[str]) -> list[str]:
     """Items in first-seen order, case-insensitively unique."""
     seen: set[str] = set()
     return [x for x in items if not (x.lower() in seen or seen.add(x.lower()))]  # type: ignore[func-returns-value]
+
+
+_UNSAFE_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_UNSAFE = {True: re.compile(f"[{_UNSAFE_CHARS}]"), False: re.compile(f"[{_UNSAFE_CHARS}\t\n]")}
+
+
+def terminal_safe(text: str, newlines: bool = False) -> str:
+    """`text` with control characters shown as escapes (`\\r`, `\\x1b`, `\\u202e`), for printing
+    names and titles that came from files: a file name holding a carriage return or an escape
+    sequence must not rewrite or recolour the terminal. `newlines`: keep line breaks and tabs
+    (answers); otherwise they are escaped too (one-line messages)."""
+    return _UNSAFE[newlines].sub(lambda m: repr(m.group(0))[1:-1], text)

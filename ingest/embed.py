@@ -499,3 +499,13 @@ def embedder_name(settings: Settings) -> str:
         "torch-cuda": "all-MiniLM-L6-v2",
         "hash": HashEmbedder.name,
     }.get(resolved_backend(settings), f"openai:{settings.embed_model}")
+
+
+def local_embedder(name: str | None, settings: Settings) -> Embedder | None:
+    """The local embedder whose vectors are named `name` (a store's `embedder`), or None for a
+    remote or unknown model: checking a store must never call out."""
+    for backend in ("hash", "onnx-int8", "onnx", "torch"):
+        candidate = settings.with_overrides(embed_backend=backend)
+        if embedder_name(candidate) == name:
+            return make_embedder(candidate, threads=1)
+    return None

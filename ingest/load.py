@@ -11,9 +11,11 @@ Every failure is an `IngestError` naming the file and the reason.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,8 +39,14 @@ OFFICE_SUFFIXES = {".docx", ".odt"}
 SUPPORTED_SUFFIXES = frozenset(PDF_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | OFFICE_SUFFIXES)
 SKIPPED_NAMES = {"manifest.csv", "readme.md", "license", "license.md", "license.txt"}
 MIN_PDF_CHARS = 40  # below this over a whole PDF, it is image-only (scanned) as far as we can tell
+# Size caps, checked before a file is read: a text file is split into sentences and tokens in
+# memory (a 5 MB one-line file took ~20 s and 0.8 GB on one core, and time grows with size), so
+# an oversized file is refused in one line instead of taking minutes and gigabytes.
+MAX_BYTES = {"text": 10 * 1024 * 1024, "office": 50 * 1024 * 1024, "pdf": 250 * 1024 * 1024}
 
-logging.getLogger("pypdf").setLevel(logging.ERROR)
+# pypdf logs what it recovers from (a broken font encoding, a damaged xref) as errors; the file is
+# read anyway or fails as one IngestError line, so none of it may reach the terminal.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -77,36 +85,98 @@ class LoadedDocument:
     metadata: dict[str, Any]
 
 
-def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
-    """Files to ingest under `paths`, and (path, reason) for arguments that give nothing.
+def discover(paths: list[Path]) -> tuple[list[SourceFile], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Files to ingest under `paths`, (path, reason) for what could not be read, and (path,
+    reason) for what was left out on purpose.
 
     A file argument's source is its own name; files under a folder argument get their
-    path relative to that folder (`pdf/x.pdf` when ingesting the corpus folder).
+    path relative to that folder (`pdf/x.pdf` when ingesting the corpus folder). The same
+    file reached twice (two arguments, a link) is listed once.
+
+    Symbolic links: a file named on the command line is read wherever it points (you named
+    it). Inside a folder, a link is followed only to a file inside that same folder; a link
+    that leads out of it (`notes.txt -> /etc/passwd`), a link to a folder (never descended:
+    no loops) and a broken link are each reported in one line, never read.
     """
-    found: dict[str, SourceFile] = {}
+    found: dict[Path, SourceFile] = {}
     problems: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = []
     for arg in paths:
-        if arg.is_file():
+        if arg.is_symlink() and _link_target(arg)[0] is None:
+            problems.append((str(arg), _link_target(arg)[1]))
+        elif arg.is_file():
             if arg.suffix.lower() not in SUPPORTED_SUFFIXES:
                 problems.append((str(arg), f"unsupported file type {arg.suffix or '(none)'}; Lantern reads PDF, Word (.docx), OpenDocument (.odt), Markdown, text and HTML"))
                 continue
-            found.setdefault(arg.name, SourceFile(arg, arg.name))
+            found.setdefault(arg.resolve(), SourceFile(arg, arg.name))
         elif arg.is_dir():
-            files = sorted(
-                p for p in arg.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and p.name.lower() not in SKIPPED_NAMES
-                and not any(part.startswith(".") for part in p.relative_to(arg).parts)
-            )
-            if not files:
+            files = _walk(arg, problems, skipped)
+            if not files and not any(p.startswith(str(arg)) for p, _ in problems + skipped):
                 problems.append((str(arg), "nothing ingestible in this folder (no .pdf, .docx, .odt, .md, .txt or .html files)"))
             for p in files:
-                source = p.relative_to(arg).as_posix()
-                found.setdefault(source, SourceFile(p, source))
+                real = p.resolve()
+                if real in found:
+                    if p.is_symlink():
+                        skipped.append((str(p), f"a link to {found[real].path}, which is ingested under its own name"))
+                    continue
+                found[real] = SourceFile(p, p.relative_to(arg).as_posix())
+        elif arg.exists():
+            problems.append((str(arg), "not a regular file or folder"))
         else:
             problems.append((str(arg), "no such file or folder"))
-    return list(found.values()), problems
+    return list(found.values()), problems, skipped
+
+
+def _walk(root: Path, problems: list[tuple[str, str]], skipped: list[tuple[str, str]]) -> list[Path]:
+    """Ingestible files under `root`, sorted, real files before links (see `discover`); hidden
+    files and folders are left out silently, unreadable folders and bad links reported."""
+    inside = root.resolve()
+    regular: list[Path] = []
+    links: list[Path] = []
+
+    def unreadable(exc: OSError) -> None:
+        problems.append((str(exc.filename or root), f"cannot read this folder ({exc.strerror or exc}); its files were not ingested"))
+
+    for folder, dirs, names in os.walk(root, onerror=unreadable):
+        here = Path(folder)
+        dirs.sort()
+        for d in list(dirs):
+            if d.startswith("."):
+                dirs.remove(d)
+            elif (here / d).is_symlink():  # os.walk does not descend into it; say so
+                skipped.append((str(here / d), "a symbolic link to a folder; not followed (Lantern follows links only to files inside the folder it ingests)"))
+        for name in sorted(names):
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES or name.lower() in SKIPPED_NAMES:
+                continue
+            if not path.is_symlink():
+                if path.is_file():
+                    regular.append(path)
+                elif path.exists():
+                    problems.append((str(path), "not a regular file (a device, socket or pipe); not read"))
+                continue
+            target, reason = _link_target(path)
+            if target is None:
+                problems.append((str(path), reason))
+            elif not target.is_relative_to(inside):
+                skipped.append((str(path), f"a symbolic link to {target}, outside {root}; not followed (Lantern follows links only to files inside the folder it ingests)"))
+            elif target.is_file():
+                links.append(path)
+            else:
+                skipped.append((str(path), "a symbolic link to something that is not a regular file; not followed"))
+    return regular + links
+
+
+def _link_target(link: Path) -> tuple[Path | None, str]:
+    """Where a symbolic link leads, or None and why it leads nowhere."""
+    try:
+        return link.resolve(strict=True), ""
+    except FileNotFoundError:
+        return None, f"broken symbolic link (its target {os.readlink(link)} does not exist)"
+    except RuntimeError:  # Python 3.11's word for a loop
+        return None, "symbolic link loop; not followed"
+    except OSError as exc:
+        return None, f"symbolic link that cannot be followed ({exc.strerror or exc})"
 
 
 @lru_cache(maxsize=64)
@@ -136,6 +206,8 @@ def load(sf: SourceFile, tables: bool = False, scans: bool = True) -> LoadedDocu
     rows of tables found on tabular-looking PDF pages (the `pdf_tables` setting); `scans`: read
     PDF pages without a text layer by OCR (the `ocr` setting)."""
     suffix = sf.path.suffix.lower()
+    if sf.text is None:
+        _check_size(sf.path, suffix)
     extras: list[dict[str, Any]] = [{}]  # per page: metadata, and "rows" to append after cleaning
     if sf.text is not None:
         raw_pages, meta = [sf.text], {"doc_type": "text"}
@@ -171,6 +243,15 @@ def load(sf: SourceFile, tables: bool = False, scans: bool = True) -> LoadedDocu
         for i, text in enumerate(cleaned)
     ]
     return LoadedDocument(sf.source, pages, meta)
+
+
+def _check_size(path: Path, suffix: str) -> None:
+    """Refuse a file over its kind's cap (`MAX_BYTES`) before reading it."""
+    kind = "pdf" if suffix in PDF_SUFFIXES else "office" if suffix in OFFICE_SUFFIXES else "text"
+    size = path.stat().st_size
+    if size > MAX_BYTES[kind]:
+        raise IngestError(str(path), f"too large to ingest ({size / 2**20:.1f} MB; the cap for {kind} files is "
+                                     f"{MAX_BYTES[kind] // 2**20} MB): split it into smaller files")
 
 
 def _title_from_name(path: Path) -> str:
@@ -261,16 +342,48 @@ _PLACEHOLDER_TITLE = re.compile(
 )
 
 
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def _decode(path: Path) -> str:
+    """The text of a file: UTF-8, or UTF-16/32 with or without a byte-order mark (Windows tools
+    save those; read as UTF-8 they would be text full of NULs). Anything else is one clear line."""
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(str(path), "empty file")
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise IngestError(str(path), f"damaged {encoding.upper()} text ({exc.reason} at byte {exc.start})") from None
+    if b"\x00" in data:
+        text = _wide_text(data)
+        if text is None:
+            raise IngestError(str(path), "binary data, not text (it holds NUL bytes and is not UTF-16 or UTF-32)")
+        return text
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IngestError(
             str(path), f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
         ) from None
+
+
+def _wide_text(data: bytes) -> str | None:
+    """`data` as UTF-32 or UTF-16 without a byte-order mark, when one of them gives clean text
+    (no NULs, almost all printable); None for binary data."""
+    for encoding in ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        sample = text[:20000]
+        printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in sample)
+        if "\x00" not in text and printable >= 0.98 * len(sample):
+            return text
+    return None
 
 
 def _read_text_like(path: Path) -> tuple[list[str], dict[str, Any]]:

@@ -19,6 +19,7 @@ from core.errors import IngestError
 
 from .tables import row_lines
 
+MAX_UNPACKED = 200 * 1024 * 1024  # what a package may unpack to: python-docx reads it all into memory
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # compound file: encrypted OOXML, or a legacy .doc
 _HEADING_STYLE = re.compile(r"^heading\s*([1-6])$", re.IGNORECASE)
 
@@ -36,6 +37,14 @@ def _check_container(path: Path, kind: str) -> None:
         )
     if not zipfile.is_zipfile(path):
         raise IngestError(name, f"not a readable {kind} file (corrupt or truncated)")
+    try:
+        with zipfile.ZipFile(path) as package:
+            unpacked = sum(info.file_size for info in package.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(name, f"not a readable {kind} file (corrupt: {exc})") from None
+    if unpacked > MAX_UNPACKED:  # a zip bomb would be unpacked into memory
+        raise IngestError(name, f"too large to ingest: it unpacks to {unpacked / 2**20:.0f} MB "
+                                f"(the cap is {MAX_UNPACKED // 2**20} MB)")
 
 
 def read_docx(path: Path) -> tuple[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -189,9 +189,10 @@ def ingest(
 ) -> IngestReport:
     """Ingest files and folders into the store named by `settings.store` (`ray_address`: parse,
     chunk and embed on that Ray cluster instead of local worker processes)."""
-    files, problems = discover([Path(p) for p in paths])
+    files, problems, skipped = discover([Path(p) for p in paths])
     report = ingest_files(files, settings, prune=prune, progress=progress, workers=workers, ray_address=ray_address)
     report.failed = [{"path": p, "error": e} for p, e in problems] + report.failed
+    report.skipped = [{"path": p, "reason": r} for p, r in skipped] + report.skipped
     return report
 
 
@@ -204,7 +205,7 @@ def ingest_files(
     ray_address: str | None = None,
 ) -> IngestReport:
     """Ingest already-discovered files (the web crawler calls this with its downloads)."""
-    from core.store import Store
+    from core.store import Store, file_digest
 
     started = time.perf_counter()
     report = IngestReport()
@@ -216,29 +217,33 @@ def ingest_files(
             known = {d.source: d for d in store.documents(include_pending=True)}
             todo: list[tuple[SourceFile, str, bool]] = []
             t = time.perf_counter()
+            keys = DocumentKeys(known)
+            sources: list[str] = []
             for sf in files:
                 try:
                     sha = file_hash(sf, settings)
                 except OSError as exc:
                     report.failed.append({"path": str(sf.path), "error": f"cannot read: {exc.strerror or exc}"})
                     continue
+                sf = keys.assign(sf, sha)
+                sources.append(sf.source)
                 old = known.get(sf.source)
                 if old and old.state == "complete" and old.sha256 == sha:
                     report.unchanged += 1
-                    if old.file_copy and sf.text is None and not (store.root / "files" / old.file_copy).exists():
-                        store.copy_file(sf.path, sha)
+                    if old.file_copy and sf.text is None and not store.file_copy_intact(old):
+                        store.copy_file(sf.path, sha, file_digest(sf.path))
                         report.repaired.append(f"restored the file copy of {sf.source}")
                 else:
                     todo.append((sf, sha, old is not None and old.state == "complete"))
             timings["hash"] = time.perf_counter() - t
-            report.sources = [sf.source for sf in files]
+            report.sources = sources
 
             if known:  # a damaged Chroma would otherwise stay damaged behind "unchanged"
                 report.repaired += repair_locked(store, settings, quick=True, progress=notify)
             if todo:
                 _process(store, todo, set(known), settings, report, timings, notify, workers, ray_address)
             if prune:
-                report.removed = _prune(store, {sf.source for sf in files}, notify)
+                report.removed = _prune(store, set(sources), notify)
             saved = store.get_meta("keyword_generation") == str(store.generation) and (store.root / "keyword" / "lantern.json").exists()
             if report.added or report.updated or report.removed or not saved:
                 t = time.perf_counter()
@@ -254,6 +259,57 @@ def ingest_files(
     report.timings = timings
     report.seconds = time.perf_counter() - started
     return report
+
+
+class DocumentKeys:
+    """The document key (`source`) of each file of one ingest.
+
+    A file keeps the key it is stored under (found by its real path). A new file takes its
+    path relative to the ingested folder, unless that key already names a different file that
+    still exists, in this run or in the store: then the key takes as many parent folders as it
+    needs to be unique (`2024/report.pdf` beside `report.pdf` from 2023), so two files are
+    never silently one document. A stored file whose path is gone, or whose content is the
+    same, is the same document (moved, or copied). Web sources are URLs and are left as they are.
+    """
+
+    def __init__(self, known: dict[str, Any]):
+        self.known = known
+        self.stored_at: dict[str, str] = {}
+        for doc in known.values():
+            path = doc.metadata.get("path")
+            if path and not _is_url(doc.source):
+                self.stored_at.setdefault(str(path), doc.source)
+        self.taken: dict[str, str] = {}  # key → real path, in this run
+
+    def assign(self, sf: SourceFile, sha256: str) -> SourceFile:
+        if sf.text is not None or _is_url(sf.source):
+            return sf
+        real = str(sf.path.resolve())
+        key = self.stored_at.get(real)
+        if key is None or self.taken.get(key, real) != real:
+            parts = Path(os.path.abspath(sf.path)).parts
+            depth = len(Path(sf.source).parts)
+            key = sf.source
+            while self._other_file(key, real, sha256):
+                depth += 1
+                key = "/".join(parts[-depth:]) if depth < len(parts) else Path(os.path.abspath(sf.path)).as_posix()
+                if depth >= len(parts):
+                    break
+        self.taken[key] = real
+        return sf if key == sf.source else replace(sf, source=key)
+
+    def _other_file(self, key: str, real: str, sha256: str) -> bool:
+        if key in self.taken:
+            return self.taken[key] != real
+        doc = self.known.get(key)
+        if doc is None or not doc.metadata.get("path"):
+            return False
+        path = str(doc.metadata["path"])
+        return path != real and doc.sha256 != sha256 and Path(path).exists()
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
 
 
 def repair(settings: Settings, progress: ProgressCallback | None = None) -> list[str]:
@@ -278,7 +334,7 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
     from .embed import embedder_name, make_embedder
 
     done: list[str] = []
-    problems = check(store, quick=quick)
+    problems = check(store, quick=quick, embed=None if quick else vector_probe(store, settings))
     chroma = [p for p in problems if p.part == "chroma"]
     if chroma:
         store.check_embedder(embedder_name(settings), record=False)
@@ -293,6 +349,48 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
     if chroma or any(p.part == "keyword" for p in problems):  # a Chroma rebuild moves the generation on
         KeywordIndex.rebuild(store)
         done.append("rebuilt the keyword index from the ledger")
+    if any(p.part == "files" for p in problems):
+        done += _restore_file_copies(store, settings)
+    return done
+
+
+def vector_probe(store, settings: Settings):
+    """The store's own embedder as `core.store_check` wants it (chunks → vectors), for its vector
+    probe; None when that model is remote or unknown here (status never calls out)."""
+    from .chunk import embedding_text
+    from .embed import local_embedder
+
+    embedder = local_embedder(store.get_meta("embedder"), settings)
+    if embedder is None:
+        return None
+    return lambda chunks: embedder.embed([embedding_text(c) for c in chunks])
+
+
+def _restore_file_copies(store, settings: Settings) -> list[str]:
+    """Put back missing or damaged file copies from the original files, when they are still where
+    they were ingested from and unchanged (the ledger's content hash proves it)."""
+    from core.store import file_digest
+
+    done = []
+    for doc in store.documents():
+        if not doc.file_copy or store.file_copy_intact(doc) or not doc.metadata.get("path"):
+            continue
+        original = Path(str(doc.metadata["path"]))
+        try:
+            if not original.is_file():
+                continue
+            digest = file_digest(original)
+            recorded = doc.metadata.get("file_sha256")  # older stores: the content hash must match
+            if recorded:
+                same = digest == recorded
+            else:
+                same = file_hash(SourceFile(original, doc.source), settings) == doc.sha256
+            if not same:
+                continue
+            store.copy_file(original, doc.sha256, digest)
+        except OSError:
+            continue
+        done.append(f"restored the file copy of {doc.source} from {original}")
     return done
 
 
@@ -319,6 +417,8 @@ def _process(
     parallelism scales better than threads inside one model), or in Ray tasks; write in this
     one. On a GPU the workers only parse and chunk, and this process embeds: one model on the
     GPU, fed big batches, rather than one per worker."""
+    from core.store import file_digest
+
     from .embed import GPU_BACKENDS, embedder_name, resolved_backend
 
     store.check_embedder(embedder_name(settings))
@@ -375,13 +475,16 @@ def _process(
                 timings[key] += value
             t = time.perf_counter()
             meta = dict(parsed.meta)
+            copy = None
             if sf.text is None:
                 meta.setdefault("path", str(sf.path.resolve()))
+                meta["file_sha256"] = file_digest(sf.path)  # lets `lantern status` see a damaged copy
             store.mark_pending(sf.source, sha)
             if sf.source in known_sources:
                 store.delete_vectors(sf.source)
             store.add_vectors(parsed.chunks, parsed.vectors)
-            copy = store.copy_file(sf.path, sha) if sf.text is None else None
+            if sf.text is None:
+                copy = store.copy_file(sf.path, sha, meta["file_sha256"])
             store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy)
             timings["store"] += time.perf_counter() - t
             if existed:

@@ -13,9 +13,11 @@ def store_status(settings: Settings) -> dict[str, Any]:
     wrong with the store (`problems`) and the command that fixes it (`fix`)."""
     from core.store_check import check, fix_command
 
+    from .pipeline import vector_probe
+
     store = Store.open(settings)
     try:
-        problems = check(store)
+        problems = check(store, embed=vector_probe(store, settings))
         docs = store.documents(include_pending=True)
         complete = [d for d in docs if d.state == "complete"]
         return {

@@ -26,7 +26,7 @@ from .options import CrawlOptions
 from .parse import page_links, parse_sitemap
 from .urls import media_type, normal_url, origin_of, site_of
 
-__all__ = ["CrawlResult", "FetchedDownload", "ResourcePage", "crawl"]
+__all__ = ["CrawlResult", "FetchedDownload", "ResourcePage", "crawl", "nothing_kept"]
 
 _NOT_PAGE_EXT = re.compile(
     r"\.(?:pdf|docx?|xlsx?|pptx?|odt|ods|odp|rtf|zip|rar|7z|gz|jpe?g|png|gif|svg|webp|ico|bmp|tiff?|mp[34]|"
@@ -69,6 +69,7 @@ class CrawlResult:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # disallowed by robots.txt: correct to leave out
     pages_fetched: int = 0
+    pages_read: int = 0  # HTML pages fetched and parsed (kept or not)
     skipped_pages: int = 0
     requests: int = 0
     downloaded_bytes: int = 0
@@ -189,6 +190,7 @@ class _Crawler:
             self.fail(url, f"not an HTML page (the server sent {media})")
             return
         html = fetched.text()
+        self.result.pages_read += 1
         record = parse_resource_page(html, url=fetched.final_url)
         links, entry_titles = page_links(html, fetched.final_url)
         is_resource = bool(record.downloads) or (
@@ -229,6 +231,18 @@ class _Crawler:
                 continue
             self.result.not_modified += fetched.not_modified
             self.result.downloads.append(FetchedDownload(url, fetched, links))
+
+
+def nothing_kept(result: CrawlResult, max_pages: int) -> str | None:
+    """Why a crawl that read pages kept none of them (None when it kept something or read nothing:
+    then its failures already say why)."""
+    if result.pages or result.downloads or not result.pages_read:
+        return None
+    reason = (f"read {result.pages_read} page(s) and kept none: no page was a resource page (a description "
+              "with download links) and no PDF was linked from one")
+    if result.skipped_pages:
+        reason += f"; stopped at --max-pages {max_pages} with {result.skipped_pages} more page(s) queued"
+    return reason
 
 
 def crawl(

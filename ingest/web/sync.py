@@ -12,7 +12,7 @@ from core.settings import Settings
 
 from ..pipeline import IngestReport, ProgressCallback, ingest_files
 from .cache import HttpCache
-from .crawl import crawl
+from .crawl import crawl, nothing_kept
 from .options import CrawlOptions
 from .sources import source_files, stored_documents
 
@@ -42,6 +42,9 @@ def ingest_urls(
     by_path: dict[str, str] = {str(sf.path): sf.source for sf in files}
     pipeline_failed = [{"path": by_path.get(f["path"], f["path"]), "error": f["error"]} for f in report.failed]
     report.failed = [{"path": url, "error": reason} for url, reason in result.failed.items()] + pipeline_failed
+    why = nothing_kept(result, max_pages)
+    if why:  # a crawl that fetched pages and ingested nothing says so, and the command fails
+        report.failed.append({"path": urls[0] if len(urls) == 1 else ", ".join(urls), "error": why})
     report.skipped = [{"path": url, "reason": reason} for url, reason in result.skipped.items()]
     report.timings = {"fetch": result.seconds, **report.timings}
     report.seconds += result.seconds

@@ -1,7 +1,9 @@
-"""Nothing lost, nothing leaked, nothing hangs: a damaged store is reported and repaired, a
-damaged ledger is one clear line, OpenAI's variables never switch on remote calls, and ingest
-workers die with their parent. Stores use the hashing embedder (the real model is not the
-point here); the tests that start processes or load the ONNX model are marked integration.
+"""Damaged stores: every file of a store deleted, truncated and overwritten, each damage seen by
+`lantern status` and `lantern doctor`, repaired by the documented command (`lantern doctor
+--repair`; for the ledger, its backup), and the answers afterwards identical to the intact
+store's. Also: a damaged ledger is one clear line, an emptied or deleted one beside indexes is
+refused, and the keyword index is written back when it can be. Stores use the hashing embedder
+(the real model is not the point here).
 """
 
 from __future__ import annotations
@@ -9,15 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, REPO, SAMPLE_CORPUS, needs_shared, settings_for
+from conftest import SAMPLE_CORPUS, settings_for
 
 from app.cli import main
 from assistant.api import Lantern
@@ -29,6 +28,10 @@ from core.store_check import check
 from core.types import Chunk, Page
 from ingest.embed import HashEmbedder
 from ingest.pipeline import ingest
+
+from .harness import FULL, record
+
+pytestmark = pytest.mark.promise("damage")
 
 QUESTION = "What is a reasonable grounds decision?"
 
@@ -226,86 +229,120 @@ def test_keyword_index_is_not_written_while_a_writer_holds_the_store(store_dir: 
     writer.close()
 
 
-# --- nothing leaked -------------------------------------------------------------------
-
-def test_openai_api_key_alone_does_not_switch_on_remote_calls() -> None:
-    alone = Settings.load(environ={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "https://api.openai.com/v1"})
-    assert not alone.use_llm and not alone.llm_api_key and not alone.llm_model
-    named = Settings.load(environ={"OPENAI_API_KEY": "sk-test", "LANTERN_LLM_MODEL": "gpt-4o-mini"})
-    assert named.use_llm and named.llm_api_key == "sk-test"
-    local = Settings.load(environ={"OPENAI_API_KEY": "sk-test"}, llm_base_url="http://127.0.0.1:8080/v1",
-                          llm_model="local")
-    assert local.use_llm and local.llm_api_key == ""  # OpenAI's key never goes to another endpoint
+def test_deleted_ledger_beside_indexes_is_one_line_never_a_new_store(store_dir: Path, capsys) -> None:
+    ledger = store_dir / "ledger.sqlite"
+    ledger.unlink()
+    for command in (("status",), ("ask", QUESTION), ("ingest", str(SAMPLE_CORPUS)), ("doctor",)):
+        code, _, err = lantern(capsys, store_dir, *command)
+        assert code == 1, command
+        one_line_error(err, f"the ledger {ledger} is damaged", "it is missing", "restore it from a backup")
+    assert not ledger.exists()
 
 
-@pytest.mark.integration
-def test_onnx_session_switches_off_onnxruntime_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
-    import onnxruntime
+# --- every file of a store, damaged once each way --------------------------------------------
 
-    from ingest.embed import OnnxMiniLM
-
-    if not hasattr(onnxruntime, "disable_telemetry_events"):
-        pytest.skip("this onnxruntime has no telemetry switch")
-    calls: list[int] = []
-    monkeypatch.setattr(onnxruntime, "disable_telemetry_events", lambda: calls.append(1))
-    OnnxMiniLM(quantized=True, threads=1)
-    assert calls
+MATRIX_QUESTIONS = (QUESTION, "Which indicators of forced labour should a first responder look for?",
+                    "What does register entry 417 say about wage deductions?")
+DAMAGES = ("deleted", "truncated", "overwritten")
+# An empty lock file, recreated on use: nothing to detect or repair. Damage to one of Chroma's HNSW
+# files may go unseen only where it changes no answer (measured: its upper-layer links, link_lists.bin,
+# and some truncations of length.bin); the table lists each such case.
+HARMLESS = {"write.lock"}
+WORDS = ["referral", "shelter", "labour", "inspector", "victim", "consent", "debt", "recruitment", "agency", "passport", "wage", "employer", "document", "support", "indicator", "identification", "protection", "interview", "exploitation", "housing", "child", "guardian", "hotline", "court", "prosecution", "compensation", "deductions"]
 
 
-# --- nothing hangs on ---------------------------------------------------------------
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")  # a zombie waits only for a reaper
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict]]:
+    """A store past Chroma's 1,000-vector sync threshold (so its HNSW segment files exist), built
+    by `lantern ingest` from the sample corpus and a generated register, and its answers."""
+    root = tmp_path_factory.mktemp("matrix")
+    corpus = root / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    rng = np.random.default_rng(12)
+    entries = [f"Register entry {i}. " + " ".join(rng.choice(WORDS, 30)) + "." for i in range(1100)]
+    (corpus / "register.md").write_text("# Case register\n\n" + "\n\n".join(entries), encoding="utf-8")
+    settings = settings_for(root, embed_backend="hash", chunk_size=48)
+    report = ingest([corpus], settings)
+    assert not report.failed and report.chunks > 1000
+    return root / "store", _answers(root / "store")
 
 
-@pytest.mark.integration
-@needs_shared
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_ingest_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
-    pdfs = sorted((CORPUS / "pdf").glob("*.pdf"), key=lambda p: -p.stat().st_size)[:6]
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for pdf in pdfs:
-        shutil.copy2(pdf, corpus / pdf.name)
-    script = (
-        "import sys; from pathlib import Path; from core.settings import Settings, offline_environment; "
-        "offline_environment(); from ingest.pipeline import ingest; "
-        "ingest([Path(sys.argv[1])], Settings.load(environ={}, store=sys.argv[2], embed_backend='hash'), workers=3)"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTERN_", "OPENAI_"))}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.Popen([sys.executable, "-c", script, str(corpus), str(tmp_path / "store")], env=env)
-    workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 120
-        while len(workers := _children(proc.pid)) < 3:
-            assert proc.poll() is None, "ingest ended before its workers could be seen"
-            assert time.monotonic() < deadline, "no worker processes appeared"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        time.sleep(5)
-        assert [pid for pid in workers if _alive(pid)] == []
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        for pid in workers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+def _answers(store: Path) -> dict[str, dict]:
+    settings = settings_for(store.parent, store=store, embed_backend="hash")
+    with Lantern.open(settings=settings) as lt:
+        out = {}
+        for q in MATRIX_QUESTIONS:
+            answer = lt.ask(q).to_dict()
+            answer.pop("timings_ms")
+            out[q] = answer
+        return out
+
+
+def _damage(path: Path, how: str, seed: int) -> None:
+    if how == "deleted":
+        path.unlink()
+    elif how == "truncated":
+        with open(path, "r+b") as fh:
+            fh.truncate(path.stat().st_size // 3)
+    else:
+        path.write_bytes(np.random.default_rng(seed).bytes(max(path.stat().st_size, 64)))
+
+
+def _forget_chroma_clients() -> None:
+    """Each trial store is opened in this process: drop Chroma's cached clients between them."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def _store_files(store: Path) -> list[str]:
+    files = sorted(p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file())
+    if FULL:
+        return files
+    # the default run: one file of each part
+    pick = ["ledger.sqlite", "chroma/chroma.sqlite3", "keyword/lantern.json", "write.lock"]
+    pick += [next(f for f in files if f.endswith("data_level0.bin")), next(f for f in files if f.startswith("files/"))]
+    return pick
+
+
+def test_every_store_file_damaged_is_seen_repaired_and_answers_are_identical(matrix, tmp_path: Path, capsys) -> None:
+    intact, answers = matrix
+    files = _store_files(intact)
+    assert any(f.startswith("chroma/") and f.endswith(".bin") for f in files)
+    cases = [(f, how) for f in files for how in DAMAGES]
+    detected = repaired = identical = 0
+    harmless: list[str] = []
+    failures: list[str] = []
+    for i, (rel, how) in enumerate(cases):
+        trial = tmp_path / f"trial-{i}"
+        shutil.copytree(intact, trial)
+        _damage(trial / rel, how, seed=i)
+        try:
+            code, out, err = lantern(capsys, trial, "status")
+            seen_by_status = (code == 1 and err.startswith("lantern: ")) or "problem:" in out
+            seen_by_doctor = lantern(capsys, trial, "doctor")[0] == 1
+            assert seen_by_status == seen_by_doctor, f"{how} {rel}: status and doctor disagree ({out}{err})"
+            if seen_by_status:
+                detected += 1
+                if rel == "ledger.sqlite":  # the documented way out: the backup
+                    shutil.copy2(intact / rel, trial / rel)
+                else:
+                    code, out, err = lantern(capsys, trial, "doctor", "--repair")
+                    assert code == 0, f"{how} {rel}: doctor --repair failed: {out}{err}"
+                assert lantern(capsys, trial, "doctor")[0] == 0, f"{how} {rel}: still damaged"
+                repaired += 1
+            else:  # unseen is allowed only where it changes nothing a user gets (checked below)
+                assert rel in HARMLESS or rel.startswith("chroma/"), f"{how} {rel}: not seen ({out}{err})"
+                harmless.append(f"{how} {Path(rel).name}")
+            _forget_chroma_clients()
+            got = _answers(trial)
+            assert got == answers, f"{how} {rel}: answers differ from the intact store's"
+            identical += 1
+        except AssertionError as exc:
+            failures.append(str(exc).splitlines()[0])
+        finally:
+            _forget_chroma_clients()
+            shutil.rmtree(trial, ignore_errors=True)
+    assert failures == [], failures
+    record("damage", files=len(files), cases=len(cases), detected=detected, repaired=repaired,
+           answers_identical=identical, unseen_but_harmless=len(harmless), harmless_cases=", ".join(harmless))
