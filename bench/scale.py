@@ -26,6 +26,7 @@ publisher+year filter; keyword index and ledger within 8 GB peak RSS together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -75,12 +76,16 @@ def rss_mb(pid: int | str = "self") -> tuple[float, float]:
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
+def cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds a process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak(pid: int | str = "self") -> None:
     """Start a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM)."""
-    try:
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 # --------------------------------------------------------------------------- sentences and vectors
@@ -325,10 +330,10 @@ def ingest_library(settings: Settings, folder: Path, plans: list[DocPlan], pool:
                 all_chunks = [c for _, _, chunks, _, _ in docs for c in chunks]
                 store.add_vectors(all_chunks, np.concatenate([v for *_, v, _ in docs]))
                 t3 = time.perf_counter()
-                for (p, text, chunks, _, meta), sha in zip(docs, shas, strict=True):
+                for (p, text, chunks, vecs, meta), sha in zip(docs, shas, strict=True):
                     page = Page(p.source, None, text)
                     store.commit_document(p.source, sha, {**meta, "path": str((folder / p.source).resolve())},
-                                          [page], chunks, None)
+                                          [page], chunks, None, vecs)
                 t4 = time.perf_counter()
                 seconds["generate"] += t1 - t
                 seconds["hash"] += t2 - t1
@@ -367,7 +372,7 @@ def english_questions() -> list[str]:
     return out
 
 
-def query_phase(settings: Settings, n_queries: int, plans_file: Path) -> dict[str, Any]:
+def query_phase(settings: Settings, n_queries: int, plans_file: Path, server: int) -> dict[str, Any]:
     """In a fresh process, as a UI would be: open, warm, then time hybrid retrieval without
     and with a publisher+year filter (publisher: a real name's family of offices, or one
     office; years from a random start)."""
@@ -386,19 +391,21 @@ def query_phase(settings: Settings, n_queries: int, plans_file: Path) -> dict[st
     rng = np.random.default_rng(SEED)
     docs = json.loads(plans_file.read_text())
     rows: dict[str, list[float]] = {"plain": [], "filtered": [], "embed": [], "dense": [], "keyword": [],
-                                    "dense_f": [], "keyword_f": []}
+                                    "dense_f": [], "keyword_f": [], "cpu": [], "cpu_f": []}
     admitted = []
     for i in range(n_queries):
         q = questions[i % len(questions)]
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time() + cpu_s(server)
         retriever.search(q, Filters(), 5)
         rows["plain"].append(time.perf_counter() - t)
+        rows["cpu"].append(time.process_time() + cpu_s(server) - c)
         d = docs[int(rng.integers(0, len(docs)))]  # a publisher weighted as the library holds them
         publisher = d["publisher"] if rng.random() < 0.5 else d["publisher"].split(" (office")[0]
         f = Filters(publisher=publisher, year_min=int(rng.integers(2000, 2021)))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time() + cpu_s(server)
         result = retriever.search(q, f, 5)
         rows["filtered"].append(time.perf_counter() - t)
+        rows["cpu_f"].append(time.process_time() + cpu_s(server) - c)
         assert all(publisher.lower() in (h.chunk.metadata.get("publisher") or "").lower() for h in result.hits)
         # the parts, with the vector already computed
         t = time.perf_counter()
@@ -415,6 +422,7 @@ def query_phase(settings: Settings, n_queries: int, plans_file: Path) -> dict[st
             retriever.keyword(q, filters, sources, 30)
             rows["keyword" + name].append(time.perf_counter() - t)
     ms = {k: (1000 * float(np.percentile(v, 50)), 1000 * float(np.percentile(v, 95))) for k, v in rows.items()}
+    ms["cpu_mean"] = (1000 * float(np.mean(rows["cpu"])), 1000 * float(np.mean(rows["cpu_f"])))
     return {"ms": ms, "first_s": first, "open_peak_mb": open_peak, "peak_mb": rss_mb()[1],
             "admitted_docs_median": statistics.median(admitted) if admitted else 0, "queries": n_queries}
 
@@ -457,11 +465,12 @@ def main() -> None:
     parser.add_argument("--query-phase", type=Path, help=argparse.SUPPRESS)  # internal: the child process
     parser.add_argument("--chroma", help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.query_phase:
         settings = Settings.load(environ={}, store=args.store, chroma=args.chroma)
-        print(json.dumps(query_phase(settings, args.queries, args.query_phase)))
+        print(json.dumps(query_phase(settings, args.queries, args.query_phase, args.server_pid)))
         return
 
     work = args.work.resolve()
@@ -484,9 +493,11 @@ def main() -> None:
         settings = Settings.load(environ={}, store=run / "store", chroma=address)
         print(f"ingesting {args.chunks:,} chunks in {len(plans):,} documents into {address} ...", file=sys.stderr)
         reset_peak()
-        t = time.perf_counter()
+        t, c, cs = time.perf_counter(), time.process_time(), cpu_s(server.pid)
         results["ingest"] = ingest_library(settings, library, plans, pool, vectors)
         results["ingest_wall"] = time.perf_counter() - t
+        results["ingest_cpu"] = time.process_time() - c
+        results["server_ingest_cpu"] = cpu_s(server.pid) - cs
         results["ingest_peak"] = rss_mb()[1]
         results["server_ingest_peak"] = rss_mb(server.pid)[1]
 
@@ -502,7 +513,8 @@ def main() -> None:
         print("querying ...", file=sys.stderr)
         reset_peak(server.pid)
         out, _, _ = run_child([sys.executable, str(Path(__file__)), "--query-phase", str(plans_file),
-                               "--store", str(run / "store"), "--chroma", address, "--queries", str(args.queries)],
+                               "--store", str(run / "store"), "--chroma", address, "--queries", str(args.queries),
+                               "--server-pid", str(server.pid)],
                               run / "query.json")
         results["query"] = json.loads(out)
         results["server_query_peak"] = rss_mb(server.pid)[1]
@@ -534,7 +546,8 @@ def print_table(chunks: int, docs: int, r: dict[str, Any]) -> None:
         ("library", f"{chunks:,} chunks in {docs:,} documents"),
         ("ingest into the store (Chroma + ledger)", f"{chunks / into_store:,.0f} chunks/s ({into_store:,.0f} s: "
          f"Chroma {ing['chroma']:,.0f} s, ledger {ing['ledger']:,.0f} s); wall {r['ingest_wall']:,.0f} s with "
-         f"generating {ing['generate']:,.0f} s and hashing {ing['hash']:,.0f} s"),
+         f"generating {ing['generate']:,.0f} s and hashing {ing['hash']:,.0f} s; CPU: Chroma server "
+         f"{r['server_ingest_cpu']:,.0f} s, bench {r['ingest_cpu']:,.0f} s"),
         ("keyword index build", f"{r['keyword_s']:,.0f} s, peak RSS {r['keyword_peak']:,.0f} MiB "
          f"(process at {r['keyword_base']:,.0f} MiB before), {r['keyword_mb']:,.0f} MiB on disk"),
         ("ledger size", f"{r['ledger_mb']:,.0f} MiB"),
@@ -542,6 +555,8 @@ def print_table(chunks: int, docs: int, r: dict[str, Any]) -> None:
         ("hybrid query p50 / p95, no filter", f"{q['plain'][0]:.0f} / {q['plain'][1]:.0f} ms"),
         ("hybrid query p50 / p95, publisher + year", f"{q['filtered'][0]:.0f} / {q['filtered'][1]:.0f} ms "
          f"(median {r['query']['admitted_docs_median']:,.0f} documents admitted)"),
+        ("  CPU per query, mean (client + Chroma server)", f"{q['cpu_mean'][0]:.0f} ms no filter, "
+         f"{q['cpu_mean'][1]:.0f} ms with the filter"),
         ("  parts p50/p95: embed", f"{q['embed'][0]:.0f} / {q['embed'][1]:.0f} ms"),
         ("  dense (Chroma), no filter / filter", f"{q['dense'][0]:.0f} / {q['dense'][1]:.0f} ms; "
          f"{q['dense_f'][0]:.0f} / {q['dense_f'][1]:.0f} ms"),

@@ -340,7 +340,7 @@ def _process(
                 store.delete_vectors(sf.source)
             store.add_vectors(parsed.chunks, parsed.vectors)
             copy = store.copy_file(sf.path, sha) if sf.text is None else None
-            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy)
+            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy, parsed.vectors)
             timings["store"] += time.perf_counter() - t
             if existed:
                 report.updated += 1
