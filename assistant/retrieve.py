@@ -140,7 +140,10 @@ class Retriever:
         conditions = (filters.source, filters.year, filters.year_min, filters.year_max)
         if not contains and all(c is None for c in conditions):
             return None
-        return self.store.find_sources(filters.source, contains, filters.year, filters.year_min, filters.year_max)
+        args = (filters.source, contains, filters.year, filters.year_min, filters.year_max)
+        if self._keyword is not None and (found := self._keyword.find_sources(*args)) is not None:
+            return found  # no SQL scan of the documents per question
+        return self.store.find_sources(*args)
 
     # --- search ----------------------------------------------------------------------
     def embed_query(self, question: str) -> np.ndarray:
@@ -212,9 +215,11 @@ class Retriever:
         if len(rows) <= EXACT_ROWS:
             if index.vectors is None or index.with_vector is None or not index.with_vector[rows].all():
                 return None
-            scores = index.vectors[rows].astype(np.float32) @ np.asarray(vector, dtype=np.float32)
+            query = np.asarray(vector, dtype=np.float32)
+            scores = np.concatenate([index.vectors[rows[at : at + 8192]].astype(np.float32) @ query
+                                     for at in range(0, len(rows), 8192)])
             top = np.argsort(-scores, kind="stable")[:n]
-            return [(str(index.ids[rows[i]]), float(scores[i])) for i in top]
+            return list(zip(index.ids[rows[top]].tolist(), scores[top].astype(float).tolist(), strict=True))
         fetch = math.ceil(n * len(index) / len(rows) * 1.5)  # expect n admitted among them
         if fetch > OVERFETCH_MAX:
             return None

@@ -66,9 +66,40 @@ class KeywordIndex:
     generation: int
     vectors: np.ndarray | None = None  # float16 per row (zeros where the ledger holds none)
     with_vector: np.ndarray | None = None  # bool per row: the ledger held its vector
+    doc_fields: dict[str, list[Any]] | None = None  # publisher, title, doc_type, year per document
 
     def __post_init__(self) -> None:
         self._doc_index = {name: i for i, name in enumerate(self.doc_names)}
+        fields = self.doc_fields or {}
+        self._years = np.array([-1 if y is None else int(y) for y in fields.get("year", [])], dtype=np.int64)
+        self._text: dict[str, tuple[np.ndarray, list[str]]] = {}
+        for name in ("publisher", "title", "doc_type"):  # distinct lowered values and each document's code
+            values = [str(v or "").lower() for v in fields.get(name, [])]
+            distinct = {v: i for i, v in enumerate(dict.fromkeys(values))}
+            self._text[name] = (np.array([distinct[v] for v in values], dtype=np.int32), list(distinct))
+
+    def find_sources(
+        self, source: str | None = None, contains: dict[str, str] | None = None,
+        year: int | None = None, year_min: int | None = None, year_max: int | None = None,
+    ) -> list[str] | None:
+        """As `Store.find_sources`, over the documents this index holds, without a query per
+        question (a substring is matched once per distinct value, then looked up per document);
+        None when the index was built without document fields."""
+        if self.doc_fields is None:
+            return None
+        keep = np.ones(len(self.doc_names), dtype=bool)
+        for name, value in (contains or {}).items():
+            if name not in self._text:
+                raise ValueError(f"not a searchable document field: {name}")
+            codes, distinct = self._text[name]
+            needle = value.lower()
+            keep &= np.array([needle in v for v in distinct], dtype=bool)[codes] if distinct else False
+        for op, bound in ((np.equal, year), (np.greater_equal, year_min), (np.less_equal, year_max)):
+            if bound is not None:
+                keep &= (self._years >= 0) & op(self._years, bound)
+        if source is not None:
+            keep &= np.array([n == source for n in self.doc_names], dtype=bool) if self.doc_names else False
+        return [self.doc_names[i] for i in np.flatnonzero(keep)]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -132,6 +163,11 @@ class KeywordIndex:
         retriever.nonoccurrence_array = None  # set by bm25s's own index(); lucene needs none
         retriever.unique_token_ids_set = set(vocab.values())
         matrix, with_vector = vectors.finish()
+        records = {d.source: d for d in store.documents()}
+        doc_fields: dict[str, list[Any]] = {
+            name: [getattr(records[s], name) if s in records else None for s in doc_index]
+            for name in ("publisher", "title", "doc_type", "year")
+        }
         return cls(
             ids=np.array(ids, dtype=str),
             doc_codes=np.concatenate(doc_codes) if doc_codes else np.zeros(0, np.int32),
@@ -143,6 +179,7 @@ class KeywordIndex:
             generation=store.generation,
             vectors=matrix,
             with_vector=with_vector,
+            doc_fields=doc_fields,
         )
 
     @classmethod
@@ -165,7 +202,7 @@ class KeywordIndex:
         (tmp / "lantern.json").write_text(json.dumps({
             "format": FORMAT, "generation": index.generation, "chunks": len(index.ids),
             "documents": index.doc_names, "languages": index.lang_names,
-            "dim": None if index.vectors is None else index.vectors.shape[1],
+            "dim": None if index.vectors is None else index.vectors.shape[1], "fields": index.doc_fields,
         }))
         old = store.root / "keyword.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -200,7 +237,7 @@ class KeywordIndex:
             vectors = np.memmap(folder / "vectors.f16", dtype=np.float16, mode="r", shape=(info["chunks"], info["dim"]))
             with_vector = np.load(folder / "with_vector.npy", mmap_mode="r")
         return cls(arrays[0], arrays[1], info["documents"], arrays[2], info["languages"], retriever, tokenizer,
-                   info["generation"], vectors, with_vector)
+                   info["generation"], vectors, with_vector, info.get("fields"))
 
     @classmethod
     def load(cls, store) -> KeywordIndex:
@@ -217,16 +254,23 @@ class KeywordIndex:
             return cls.build(store)
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of the best `k` chunks, only where `mask` is true."""
+        """(chunk id, BM25 score) of the best `k` chunks, only where `mask` is true.
+
+        Scores come from bm25s; the best are chosen here among the chunks that score at all
+        (bm25s's own selection partitions the whole library, which is slow when a filter
+        leaves most scores at zero)."""
         if not len(self.ids):
             return []
         ids = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-        if not ids or not any(i for i in ids[0] if i is not None):
+        terms = [i for i in (ids[0] if ids else []) if i and i in self.retriever.unique_token_ids_set]
+        if not terms:
             return []
-        k = min(k, len(self.ids))
-        weights = None if mask is None else mask.astype(np.float32)
-        docs, scores = self.retriever.retrieve(ids, k=k, weight_mask=weights, show_progress=False, n_threads=0)
-        return [(str(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        scores = self.retriever.get_scores_from_ids(terms, weight_mask=mask)
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hits = hits[np.lexsort((hits, -scores[hits]))]  # best first; ties in row order
+        return list(zip(self.ids[hits].tolist(), scores[hits].astype(float).tolist(), strict=True))
 
 
 class _VectorSink:
