@@ -40,7 +40,7 @@ KEYWORD_WEIGHT = FITTED.fusion.keyword_weight  # weight of the keyword half; the
 FOREIGN_DENSE_WEIGHT = FITTED.fusion.foreign_dense_weight  # dense half for questions not in English
 CANDIDATES = FITTED.fusion.candidates  # per half, before fusion
 # Dense search inside a filter: up to EXACT_ROWS admitted chunks are scored exactly from the
-# store's row vectors (~0.5 ms per 1,000 rows); a broader filter over-fetches Chroma's nearest
+# store's row vectors (~0.5 ms of CPU per 1,000 rows); a broader filter over-fetches Chroma's nearest
 # neighbours, at most OVERFETCH_MAX (a filter admitting more than ~1/13 of the library at the
 # default 30 candidates), and keeps the admitted ones.
 EXACT_ROWS = 100_000
@@ -216,8 +216,7 @@ class Retriever:
             if index.vectors is None or index.with_vector is None or not index.with_vector[rows].all():
                 return None
             query = np.asarray(vector, dtype=np.float32)
-            scores = np.concatenate([index.vectors[rows[at : at + 8192]].astype(np.float32) @ query
-                                     for at in range(0, len(rows), 8192)])
+            scores = np.concatenate([index.vectors[rows[at : at + 8192]] @ query for at in range(0, len(rows), 8192)])
             top = np.argsort(-scores, kind="stable")[:n]
             return list(zip(index.ids[rows[top]].tolist(), scores[top].astype(float).tolist(), strict=True))
         fetch = math.ceil(n * len(index) / len(rows) * 1.5)  # expect n admitted among them

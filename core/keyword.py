@@ -10,8 +10,8 @@ several processes serving one store share one copy in the page cache, and per ch
 index keeps only integer codes of its document and language, so a filter becomes a mask by
 one array lookup.
 
-Beside the keyword matrix, the index keeps each row's vector (float16, copied from the ledger's
-`vectors` table) in `vectors.f16`, memory-mapped: a dense search inside a filter scores the
+Beside the keyword matrix, the index keeps each row's vector (from the ledger's float16 copies,
+widened to float32 so scoring needs no conversion: half the CPU) in `vectors.f32`, memory-mapped: a dense search inside a filter scores the
 admitted rows exactly from it (see `assistant.retrieve`), since Chroma's own filtered search
 scans its metadata and costs seconds at a million chunks.
 """
@@ -64,7 +64,7 @@ class KeywordIndex:
     retriever: Any  # bm25s.BM25, imported lazily
     tokenizer: Any  # bm25s.tokenization.Tokenizer
     generation: int
-    vectors: np.ndarray | None = None  # float16 per row (zeros where the ledger holds none)
+    vectors: np.ndarray | None = None  # float32 per row (zeros where the ledger holds none)
     with_vector: np.ndarray | None = None  # bool per row: the ledger held its vector
     doc_fields: dict[str, list[Any]] | None = None  # publisher, title, doc_type, year per document
 
@@ -119,7 +119,7 @@ class KeywordIndex:
     @classmethod
     def build(cls, store, folder: Path | None = None) -> KeywordIndex:
         """Build from the ledger, a batch of chunks at a time (see the module docstring); the
-        row vectors go to `folder`/vectors.f16 when a folder is given, else stay in memory."""
+        row vectors go to `folder`/vectors.f32 when a folder is given, else stay in memory."""
         import bm25s
 
         vectors = _VectorSink(store, folder)
@@ -234,7 +234,7 @@ class KeywordIndex:
             raise ValueError("its files disagree on the number of chunks")
         vectors = with_vector = None
         if info.get("dim"):
-            vectors = np.memmap(folder / "vectors.f16", dtype=np.float16, mode="r", shape=(info["chunks"], info["dim"]))
+            vectors = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="r", shape=(info["chunks"], info["dim"]))
             with_vector = np.load(folder / "with_vector.npy", mmap_mode="r")
         return cls(arrays[0], arrays[1], info["documents"], arrays[2], info["languages"], retriever, tokenizer,
                    info["generation"], vectors, with_vector, info.get("fields"))
@@ -280,7 +280,7 @@ class _VectorSink:
     def __init__(self, store, folder: Path | None):
         self.store = store
         self.dim: int | None = store.vector_dim()  # None: the ledger holds no vectors
-        self.path = None if folder is None or self.dim is None else folder / "vectors.f16"
+        self.path = None if folder is None or self.dim is None else folder / "vectors.f32"
         self.fh = None if self.path is None else open(self.path, "wb")  # noqa: SIM115 - closed in finish()
         self.parts: list[np.ndarray] = []
         self.flags: list[np.ndarray] = []
@@ -293,7 +293,7 @@ class _VectorSink:
         self.flags.append(flags)
         if self.dim is None:
             return
-        out = np.zeros((len(batch), self.dim), dtype=np.float16)
+        out = np.zeros((len(batch), self.dim), dtype=np.float32)
         for i, row in enumerate(batch):  # rows come by document, in chunk order
             if row[1] != self.source:
                 self.source, self.at = row[1], 0
@@ -317,7 +317,7 @@ class _VectorSink:
                 self.path.unlink(missing_ok=True)
             return None, None
         if self.path is not None:
-            return np.memmap(self.path, dtype=np.float16, mode="r", shape=(len(flags), self.dim)), flags
+            return np.memmap(self.path, dtype=np.float32, mode="r", shape=(len(flags), self.dim)), flags
         return np.concatenate(self.parts), flags
 
 
