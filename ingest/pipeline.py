@@ -404,7 +404,7 @@ def reembed_document(store, source: str, embedder) -> int:
 
     chunks = [c for c in store.chunks() if c.source == source]
     if chunks:
-        store.add_vectors(chunks, embedder.embed([embedding_text(c) for c in chunks]))
+        store.replace_vectors(chunks, embedder.embed([embedding_text(c) for c in chunks]))
     return len(chunks)
 
 
@@ -485,7 +485,7 @@ def _process(
             store.add_vectors(parsed.chunks, parsed.vectors)
             if sf.text is None:
                 copy = store.copy_file(sf.path, sha, meta["file_sha256"])
-            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy)
+            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy, parsed.vectors)
             timings["store"] += time.perf_counter() - t
             if existed:
                 report.updated += 1
