@@ -129,8 +129,9 @@ def test_gpu_code_path_gives_the_cpu_paths_vectors(gpu_backend: str, passages: l
     embedder = embedder_for_plan(on_cpu)
     vectors = embedder.embed(texts)
     assert vectors.shape == (len(texts), 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
-    assert _cosines(vectors, default[: len(texts)]).min() >= 0.99
-    assert _cosines(vectors, reference[: len(texts)]).min() >= 0.999
+    assert _cosines(vectors, reference[: len(texts)]).min() >= 0.999  # fp32 CPU: the same vectors
+    to_default = _cosines(vectors, default[: len(texts)])  # int8 CPU: its quantisation's own tolerance
+    assert to_default.mean() >= 0.99 and to_default.min() >= 0.98
     # one passage alone, or inside a batch of others, gets the same vector (padding is masked)
     alone = embedder.embed([texts[3]])[0]
     assert float(alone @ vectors[3]) >= 0.999
@@ -169,7 +170,8 @@ def test_an_ingest_on_the_gpu_plan_matches_the_cpu_ingest(tmp_path: Path, monkey
 
     a, b = stored(cpu), stored(gpu)
     assert sorted(a) == sorted(b) and a
-    assert min(float(a[i] @ b[i]) for i in a) >= 0.99
+    cosines = np.array([float(a[i] @ b[i]) for i in a])  # int8 (CPU flow) against fp32 (GPU flow)
+    assert cosines.mean() >= 0.99 and cosines.min() >= 0.98
     store = Store.open(gpu)
     try:
         assert store.get_meta("embedder") == "all-MiniLM-L6-v2-onnx-cuda"
