@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="URL ingest: least time between two requests to one host")
     p.add_argument("--same-site", action=argparse.BooleanOptionalAction, default=True,
                    help="URL ingest: follow links only on the starting site (default on)")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="parse, chunk and embed files on this Ray cluster (host:port of its head, or ray://host:10001; "
+                        "needs `pip install 'lantern[ray]'` here and on every node); this machine still writes the store")
     p.set_defaults(run=_cmd_ingest)
 
     p = sub.add_parser("status", parents=[_settings_parent("status")], help="what is in the store")
@@ -166,7 +169,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import IngestReport, ingest, print_progress
 
     progress = None if args.json else print_progress()
-    report = ingest(paths, settings, prune=args.prune, progress=progress) if paths else IngestReport()
+    report = ingest(paths, settings, prune=args.prune, progress=progress, ray_address=args.ray) if paths else IngestReport()
     if urls:
         from ingest.web import CrawlOptions, ingest_urls
 

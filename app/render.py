@@ -6,14 +6,15 @@ from __future__ import annotations
 import textwrap
 
 from core.text import terminal_safe
-from core.types import Answer
+from core.types import SCANNED_NOTE, Answer
 
 
-def _where(title: str, page: int | None, label: str | None) -> str:
+def _where(title: str, page: int | None, label: str | None, scanned: bool = False) -> str:
+    note = f" ({SCANNED_NOTE})" if scanned else ""
     if page is None:
-        return title
+        return title + note
     shown = f"p. {page}" + (f" (printed {label})" if label and label != str(page) else "")
-    return f"{title}, {shown}"
+    return f"{title}, {shown}{note}"
 
 
 def render_answer_text(answer: Answer, width: int = 100) -> str:
@@ -23,12 +24,13 @@ def render_answer_text(answer: Answer, width: int = 100) -> str:
         if answer.retrieved:
             lines.append("\nNearest sources:")
             for hit in answer.retrieved[:3]:
-                lines.append(f"  - {_where(hit.chunk.title, hit.chunk.page, hit.chunk.metadata.get('page_label'))}")
+                meta = hit.chunk.metadata
+                lines.append(f"  - {_where(hit.chunk.title, hit.chunk.page, meta.get('page_label'), bool(meta.get('ocr')))}")
         return terminal_safe("\n".join(lines), newlines=True)
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
-            lines.append(f"  [{c.n}] {_where(c.title, c.page, c.page_label)}" + (f"  {c.url}" if c.url else ""))
+            lines.append(f"  [{c.n}] {_where(c.title, c.page, c.page_label, c.ocr)}" + (f"  {c.url}" if c.url else ""))
             if c.resource_url and c.resource_url != c.url:
                 lines.append(f"      from the resource page {c.resource_title or ''} {c.resource_url}".rstrip())
             lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 6), "      "))

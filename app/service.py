@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from core.errors import EmptyStore, EndpointError, FilterError, LanternError, StoreError
-from core.types import Answer
+from core.types import SCANNED_NOTE, Answer
 
 if TYPE_CHECKING:
     from assistant.api import Lantern, Stream
@@ -52,6 +52,7 @@ def sources_markdown(answer: Answer) -> str:
     lines = [SOURCES_HEADING, ""]
     for c in answer.citations:
         where = c.title + (f", p. {c.page_label or c.page}" if c.page is not None else "")
+        where += f" ({SCANNED_NOTE})" if c.ocr else ""
         link = f" ({c.url})" if c.url else ""
         lines.append(f"- [{c.n}] *{where}*{link}: “{c.quote}”")
     return "\n".join(lines)

@@ -5,6 +5,14 @@ questions its documents cannot answer. Here every candidate comes from what is i
 document's title, its short section headings), turned into a plain question, and is asked
 offline (extractive mode, ~0.1 s each) before it is shown: a question the library declines
 is dropped. `LanternUI` caches the result per store generation.
+
+The questions are in the UI's language (English): a heading in another language (the Dutch
+half of a bilingual treaty: "Verdrag betreffende de afschaffing van gedwongen arbeid",
+"Werkingssfeer") would make a question in two languages at once. A heading is left out when its
+own function words are another language's (none English), or when most passages under it were
+read as another language at ingest (each chunk's `language`); a title, when its words are
+another language's; a document whose languages leave English out gives none. A heading's language is
+not guessed from its words alone: langid calls "Debt bondage" Dutch.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from core.errors import LanternError
+from core.text import LANGUAGES, stopwords, words
 
 if TYPE_CHECKING:
     from assistant.api import Lantern
@@ -22,6 +31,7 @@ if TYPE_CHECKING:
 MAX_EXAMPLES = 4
 MAX_TRIES = 14  # candidates asked at most (start-up time: ~0.1 s each offline)
 MAX_WORDS = 9  # longer titles and headings make clumsy questions
+UI_LANGUAGE = "en"  # the language of the UI, and so of its example questions
 
 _WH = re.compile(r"^(what|who|how|where|when|why)\s+(.+?)\s+(is|are)$", re.IGNORECASE)
 _NUMBERED = re.compile(r"^(?:\d+[.)]|[ivx]+[.)]|article\s+\d+[.:]?|step\s+\d+[.:]?)\s*", re.IGNORECASE)
@@ -87,13 +97,34 @@ def _title_topic(title: str) -> str:
     return re.split(r"\s*[:|–—]\s+|\s+-\s+", title, maxsplit=1)[0]
 
 
+def foreign_words(phrase: str) -> bool:
+    """Whether a title or heading is visibly not English: another language's function words
+    ('de', 'van', 'het'), none of English's."""
+    tokens = words(phrase)
+    english = stopwords(UI_LANGUAGE)
+    others = frozenset().union(*(stopwords(lang) for lang in LANGUAGES if lang != UI_LANGUAGE))
+    return any(t in others and t not in english for t in tokens) and not any(t in english for t in tokens)
+
+
+def _in_ui_language(doc: DocumentRecord) -> bool:
+    """Whether a document holds text in the UI's language (as far as its record says)."""
+    codes = [c.strip() for c in (doc.language or "").split(";") if c.strip()]
+    return not codes or UI_LANGUAGE in codes
+
+
 def candidates(documents: Sequence[DocumentRecord], sections: dict[str, list[str]]) -> list[str]:
-    """Questions from titles first (one per document), then from headings, documents in turn."""
+    """Questions from titles first (one per document), then from headings, documents in turn.
+
+    `sections` holds each source's headings in the UI's language (`sections_by_source`).
+    """
     per_doc: list[list[str]] = []
     for doc in documents:
+        if not _in_ui_language(doc):
+            continue
         topic = _title_topic(doc.title) if doc.title else ""
-        phrases = [s for s in sections.get(doc.source, []) if s != doc.title]
-        questions = [q for q in [question_for(topic), *(question_for(p, topic) for p in phrases)] if q]
+        title_question = question_for(topic) if not foreign_words(doc.title or "") else None
+        phrases = [s for s in sections.get(doc.source, []) if s != doc.title and not foreign_words(s)]
+        questions = [q for q in [title_question, *(question_for(p, topic) for p in phrases)] if q]
         per_doc.append(list(dict.fromkeys(questions)))
     out: list[str] = []
     for round_ in range(max((len(q) for q in per_doc), default=0)):
@@ -102,14 +133,23 @@ def candidates(documents: Sequence[DocumentRecord], sections: dict[str, list[str
 
 
 def sections_by_source(chunks: Iterable) -> dict[str, list[str]]:
-    """Each source's section headings, in document order (from the chunks' `section` metadata)."""
-    out: dict[str, list[str]] = {}
+    """Each source's section headings, in document order (from the chunks' `section` metadata),
+    leaving out those over passages mostly in a language other than the UI's."""
+    order: dict[str, list[str]] = {}
+    tally: dict[tuple[str, str], list[int]] = {}  # (source, heading) -> [passages in the UI's language, all]
     for chunk in chunks:
         section = (chunk.metadata or {}).get("section")
-        headings = out.setdefault(chunk.source, [])
-        if section and section not in headings:
+        headings = order.setdefault(chunk.source, [])
+        if not section:
+            continue
+        if section not in headings:
             headings.append(section)
-    return out
+        counts = tally.setdefault((chunk.source, section), [0, 0])
+        language = str((chunk.metadata or {}).get("language") or UI_LANGUAGE)
+        counts[0] += UI_LANGUAGE in language.split(";")
+        counts[1] += 1
+    return {source: [h for h in headings if 2 * tally[(source, h)][0] > tally[(source, h)][1]]
+            for source, headings in order.items()}
 
 
 def answered_examples(lantern: Lantern, limit: int = MAX_EXAMPLES, tries: int = MAX_TRIES) -> list[str]:

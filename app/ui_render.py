@@ -11,10 +11,11 @@ import html
 import re
 from urllib.parse import quote, urlencode
 
-from core.types import Answer, Citation, Hit
+from core.types import SCANNED_NOTE, Answer, Citation, Hit
 
 FILE_ROUTE = "/lantern/file"  # the app's route serving the store's copy of a cited file
 VIEW_ROUTE = "/lantern/view"  # the app's route showing a text source at a highlighted quote
+PDF_ROUTE = "/lantern/pdf"  # the app's PDF viewer (PDF.js) at a page, the quote highlighted
 CONTEXT_CHARS = 260  # chunk text shown on each side of a highlighted quote
 
 
@@ -50,9 +51,17 @@ def view_url(source: str, quote_text: str = "", page: int | None = None) -> str:
     return f"{VIEW_ROUTE}/{quote(source, safe='/')}" + (f"?{query}" if query else "") + "#quote"
 
 
+def pdf_view_url(source: str, page: int | None, quote_text: str = "") -> str:
+    """The app's PDF viewer at `page` of `source`, `quote_text` highlighted in the page's text."""
+    query = urlencode({k: v for k, v in (("page", page or ""), ("q", " ".join(quote_text.split()))) if v})
+    return f"{PDF_ROUTE}/{quote(source, safe='/')}" + (f"?{query}" if query else "")
+
+
 def cite_url(source: str, page: int | None, quote_text: str, served: set[str]) -> str:
-    """Where a citation opens: a served PDF at its page, any other source at its quote."""
-    return file_url(source, page) if is_pdf(source) and source in served else view_url(source, quote_text, page)
+    """Where a citation opens: a served PDF in the viewer at its page, any other source at its quote."""
+    if is_pdf(source) and source in served:
+        return pdf_view_url(source, page, quote_text)
+    return view_url(source, quote_text, page)
 
 
 def where_label(page: int | None, label: str | None) -> str:
@@ -87,13 +96,14 @@ def highlight(text: str, quote_text: str, context: int = CONTEXT_CHARS) -> str:
     ).replace("  ", " ").strip()
 
 
-def cite_title(cite: Citation) -> str:
-    """A marker's tooltip: the quote, then where it is from."""
-    where = ", ".join(p for p in (cite.title or cite.source, where_label(cite.page, cite.page_label)) if p)
+def cite_title(cite: Citation, section: str | None = None) -> str:
+    """A marker's tooltip: the quote, then where it is from (title, article or section, page, scan)."""
+    where = ", ".join(p for p in (cite.title or cite.source, section, where_label(cite.page, cite.page_label),
+                                   SCANNED_NOTE if cite.ocr else "") if p)
     return f"“{' '.join(cite.quote.split())}” — {where}"
 
 
-def _cite_links(numbers: str, by_n: dict[int, Citation], served: set[str]) -> str:
+def _cite_links(numbers: str, by_n: dict[int, Citation], served: set[str], sections: dict[int, str]) -> str:
     out = []
     for n in (int(x) for x in re.findall(r"\d+", numbers)):
         cite = by_n.get(n)
@@ -102,22 +112,23 @@ def _cite_links(numbers: str, by_n: dict[int, Citation], served: set[str]) -> st
             continue
         href = cite_url(cite.source, cite.page, cite.quote, served)
         out.append(f'<a class="lantern-cite" href="{html.escape(href)}" target="_blank" rel="noopener" '
-                   f'title="{esc(cite_title(cite))}">[{n}]</a>')
+                   f'title="{esc(cite_title(cite, sections.get(n)))}">[{n}]</a>')
     return "".join(out)
 
 
-def answer_markdown(text: str, citations: list[Citation] | None = None, served: set[str] | None = None) -> str:
+def answer_markdown(text: str, citations: list[Citation] | None = None, served: set[str] | None = None,
+                    sections: dict[int, str] | None = None) -> str:
     """Answer text safe for the chat's Markdown: HTML escaped, no accidental headings, [n] styled.
 
     With `citations`, each [n] is a link to its source at the cited page or quote, with the
-    quote, title and page as its tooltip.
+    quote, title, article or section (`sections`, by n) and page as its tooltip.
     """
     escaped = html.escape(text, quote=False)
     escaped = re.sub(r"(?m)^(\s*)#", r"\1\\#", escaped)
     marker = r"\[(\d+(?:\s*[,;]\s*\d+)*)\]"
     if citations:
         by_n = {c.n: c for c in citations}
-        return re.sub(marker, lambda m: _cite_links(m.group(1), by_n, served or set()), escaped)
+        return re.sub(marker, lambda m: _cite_links(m.group(1), by_n, served or set(), sections or {}), escaped)
     return re.sub(marker, r'<span class="lantern-cite">[\1]</span>', escaped)
 
 
@@ -137,7 +148,8 @@ def _source_links(source: str, page: int | None, served: set[str], url: str | No
     links = []
     if is_pdf(source) and source in served:
         at = f" at p. {page}" if page else ""
-        links.append(f'<a href="{html.escape(file_url(source, page))}" target="_blank" rel="noopener">Open PDF{at}</a>')
+        links.append(f'<a href="{html.escape(pdf_view_url(source, page, quote_text))}" target="_blank" '
+                     f'rel="noopener">Open PDF{at}</a>')
     elif not is_pdf(source):
         target = "Open at the passage" if quote_text else "Open document"
         links.append(f'<a href="{html.escape(view_url(source, quote_text, page))}" target="_blank" '
@@ -145,6 +157,12 @@ def _source_links(source: str, page: int | None, served: set[str], url: str | No
     if url:
         links.append(f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">original</a>')
     return " · ".join(links)
+
+
+def _scanned(ocr: bool) -> str | None:
+    """The mark of a page read by OCR: its words (and the quote) may hold reading errors."""
+    return f'<span class="lantern-scanned" title="This page is an image; its text was read by OCR">{SCANNED_NOTE}</span>' \
+        if ocr else None
 
 
 def _meta_line(parts: list[str | None]) -> str:
@@ -162,23 +180,54 @@ def _nearest_sources(answer: Answer, served: set[str]) -> str:
         meta = _meta_line([
             chunk.metadata.get("publisher"), str(chunk.metadata.get("year") or "") or None,
             where_label(chunk.page, chunk.metadata.get("page_label")),
-            _source_links(chunk.source, chunk.page, served, chunk.metadata.get("url")),
+            _scanned(bool(chunk.metadata.get("ocr"))),
+            _source_links(chunk.source, chunk.page, served, chunk.metadata.get("url"),
+                          " ".join(chunk.text.split()[:40])),
         ])
         snippet = " ".join(chunk.text.split())
         snippet = snippet[:220] + ("…" if len(snippet) > 220 else "")
         out.append(
             f'<div class="lantern-source"><strong>{esc(chunk.title)}</strong>'
             f'<div class="lantern-meta">{meta}</div>'
-            f'<blockquote class="lantern-passage">{_plain(snippet)}</blockquote></div>'
+            f'<blockquote class="lantern-passage" tabindex="0">{_plain(snippet)}</blockquote></div>'
         )
     out.append("</div>")
     return "".join(out)
 
 
-def render_sources(answer: Answer, served: set[str]) -> str:
+def _also_searched(answer: Answer, served: set[str]) -> str:
+    """The passages searched but not quoted, folded under the quoted ones.
+
+    With them the sources list holds every passage the answer could draw on (the "Number of
+    sources" setting), so choosing more sources shows more, even when the answer quotes few.
+    """
+    quoted = {hit.chunk.id for c in answer.citations if (hit := _hit_for(c, answer.retrieved))}
+    rest = [h for h in answer.retrieved if h.chunk.id not in quoted]
+    if not rest:
+        return ""
+    items = []
+    for hit in rest:
+        chunk = hit.chunk
+        meta = _meta_line([
+            chunk.metadata.get("publisher"), str(chunk.metadata.get("year") or "") or None,
+            where_label(chunk.page, chunk.metadata.get("page_label")),
+            _source_links(chunk.source, chunk.page, served, chunk.metadata.get("url"), " ".join(chunk.text.split()[:40])),
+        ])
+        snippet = " ".join(chunk.text.split())
+        snippet = snippet[:220] + ("…" if len(snippet) > 220 else "")
+        items.append(f'<div class="lantern-source lantern-searched-source"><strong>{esc(chunk.title)}</strong>'
+                     f'<div class="lantern-meta">{meta}</div>'
+                     f'<blockquote class="lantern-passage" tabindex="0">{_plain(snippet)}</blockquote></div>')
+    n = len(rest)
+    return (f'<details class="lantern-also"><summary>{n} more passage{"s" if n != 1 else ""} searched, '
+            f'not quoted</summary>{"".join(items)}</details>')
+
+
+def render_sources(answer: Answer, served: set[str], sections: dict[int, str] | None = None) -> str:
     """HTML for the sources of one answer (one line: Markdown ends an HTML block at a blank line).
 
-    `served` names the sources whose file copy the app can serve: only those get an Open link.
+    `served` names the sources whose file copy the app can serve: only those get an Open link;
+    `sections` names the article or section each citation quotes (by n).
     """
     if answer.abstained:
         return _nearest_sources(answer, served)
@@ -189,14 +238,16 @@ def render_sources(answer: Answer, served: set[str]) -> str:
             hit = _hit_for(cite, answer.retrieved)
             passage = highlight(hit.chunk.text, cite.quote) if hit else f"<mark>{_plain(cite.quote)}</mark>"
             meta = _meta_line([
-                cite.publisher, str(cite.year) if cite.year else None, where_label(cite.page, cite.page_label),
+                cite.publisher, str(cite.year) if cite.year else None, (sections or {}).get(cite.n),
+                where_label(cite.page, cite.page_label), _scanned(cite.ocr),
                 _source_links(cite.source, cite.page, served, cite.url, cite.quote),
             ])
             out.append(
                 f'<div class="lantern-source" id="source-{cite.n}"><span class="lantern-cite">[{cite.n}]</span> '
                 f'<strong>{esc(cite.title)}</strong><div class="lantern-meta">{meta}</div>'
-                f'<blockquote class="lantern-passage">{passage}</blockquote></div>'
+                f'<blockquote class="lantern-passage" tabindex="0">{passage}</blockquote></div>'
             )
+        out.append(_also_searched(answer, served))
         out.append("</div>")
     if answer.removed_citations:
         n = len(answer.removed_citations)
@@ -205,18 +256,22 @@ def render_sources(answer: Answer, served: set[str]) -> str:
     return "".join(out)
 
 
-def answer_html(answer: Answer, served: set[str]) -> str:
+def answer_html(answer: Answer, served: set[str], sections: dict[int, str] | None = None,
+                filters_note: str | None = None) -> str:
     """The chat message for a finished answer: text with [n] markers, then its sources.
 
+    `filters_note` names the filters the search was limited to ("publisher UNODC; 2015–2024").
     (The terminal's plain-text rendering is `app.render.render_answer_text`.)
     """
-    body = answer_markdown(answer.text, answer.citations, served)
+    body = answer_markdown(answer.text, answer.citations, served, sections)
     if answer.abstained:
         body = f"**No answer in these documents.** {body}"
     searched = searched_for(answer)
     if searched:
         body = f'<div class="lantern-searched">Searched for: <em>{esc(searched)}</em></div>\n\n{body}'
-    sources = render_sources(answer, served)
+    if filters_note:
+        body = f'<div class="lantern-filtered">Searched only: {esc(filters_note)}</div>\n\n{body}'
+    sources = render_sources(answer, served, sections)
     return f"{body}\n\n{sources}" if sources else body
 
 
@@ -226,7 +281,8 @@ def searched_for(answer: Answer) -> str | None:
     return standalone if standalone and standalone != answer.question.strip() else None
 
 
-def answer_plain_text(answer: Answer, served: set[str], origin: str = "") -> str:
+def answer_plain_text(answer: Answer, served: set[str], origin: str = "", sections: dict[int, str] | None = None,
+                      filters_note: str | None = None) -> str:
     """What 'Copy answer' gives: the answer as plain text, its numbered sources listed under it.
 
     Links are the app's own (`origin` + path; the browser adds its origin when left empty) or
@@ -236,26 +292,42 @@ def answer_plain_text(answer: Answer, served: set[str], origin: str = "") -> str
     searched = searched_for(answer)
     if searched:
         lines.insert(0, f"(Searched for: {searched})")
+    if filters_note:
+        lines.insert(0, f"(Searched only: {filters_note})")
     if answer.citations:
         lines += ["", "Sources:"]
         for cite in answer.citations:
             where = ", ".join(p for p in (cite.title or cite.source, cite.publisher, str(cite.year or "") or None,
-                                          where_label(cite.page, cite.page_label)) if p)
+                                          (sections or {}).get(cite.n), where_label(cite.page, cite.page_label)) if p)
             link = origin + cite_url(cite.source, cite.page, cite.quote, served)
             lines.append(f"[{cite.n}] {where}. {link}" + (f" (original: {cite.url})" if cite.url else ""))
             lines.append(f"    “{' '.join(cite.quote.split())}”")
     return "\n".join(lines)
 
 
-def banner_html(documents: int, chunks: int) -> str:
-    """One line on what is being searched, or what to do when the library is empty."""
+def banner_html(documents: int, chunks: int, total: int | None = None, filters_note: str | None = None) -> str:
+    """One line on what is being searched, or what to do when the library is empty.
+
+    With filters, `documents` and `chunks` are what they admit, out of `total` documents.
+    """
+    if total is not None and filters_note:
+        if not documents:
+            return (
+                f'<div class="lantern-banner lantern-empty" role="status"><strong>No document matches these filters</strong> '
+                f"({esc(filters_note)}): none of the {total} documents would be searched. Change or clear a filter.</div>"
+            )
+        return (
+            f'<div class="lantern-banner lantern-filtered-banner" role="status">Searching <strong>{documents} of {total} '
+            f'document{"s" if total != 1 else ""}</strong> ({chunks} passages; {esc(filters_note)}). Each sentence of an '
+            "answer cites its source [n]: hover over it (or tap it) to see the quote, click it to open the source.</div>"
+        )
     if not documents:
         return (
             '<div class="lantern-banner lantern-empty"><strong>This library holds no documents yet.</strong> '
-            "Add some in the <em>Add documents</em> tab.</div>"
+            "Add documents in the <em>Documents</em> tab.</div>"
         )
     return (
         f'<div class="lantern-banner">Searching <strong>{documents} '
         f'document{"s" if documents != 1 else ""}</strong> ({chunks} passages). Each sentence of an '
-        "answer cites its source [n]: hover over it to see the quote, click it to open the source.</div>"
+        "answer cites its source [n]: hover over it (or tap it) to see the quote, click it to open the source.</div>"
     )

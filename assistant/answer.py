@@ -24,6 +24,7 @@ from core.text import MARKER, content_words, neutralise_markers, sentences, word
 from core.types import Citation, Hit
 
 from .compose import Asks, analyse, carries, leans_back
+from .fitted import FITTED, Composer
 from .spans import Unit, units
 
 NOT_FOUND = "NOT_IN_SOURCES"
@@ -53,8 +54,6 @@ EMBED_CHARS = 480
 MAX_EMBEDDED = 24  # candidate units embedded per answer: embedding costs most of an answer's time
 MAX_WORDS = 120  # an answer's length, unless the list that answers it needs more
 MAX_LIST_WORDS = 260
-TYPE_BONUS = 0.08  # a unit holding the kind of token asked for (a figure for "how many")
-LIST_BONUS = 0.08  # a whole list for a question that asks for several things
 NEXT_LIST_CHARS = 250  # a list this close after the best sentence continues it
 
 
@@ -106,7 +105,8 @@ def _embed_text(unit: Unit) -> str:
 
 
 def extractive_answer(
-    question: str, hits: list[Hit], embedder, settings: Settings, question_vector: np.ndarray | None = None
+    question: str, hits: list[Hit], embedder, settings: Settings, question_vector: np.ndarray | None = None,
+    weights: Composer | None = None,
 ) -> Draft:
     """The units of the retrieved chunks that answer the question, verbatim, each with its [n].
 
@@ -115,6 +115,7 @@ def extractive_answer(
     question gets its own best unit; a sentence that opens with "This…"/"They…" brings the
     sentence it points back to.
     """
+    w = weights or FITTED.compose
     asks = analyse(question)
     candidates = _candidates(hits)
     if not candidates:
@@ -128,25 +129,25 @@ def extractive_answer(
     vectors = embedder.embed([_embed_text(c.unit) for c in keep])
     q_vec = question_vector if question_vector is not None else embedder.embed([question])[0]
     for c, sem in zip(keep, vectors @ q_vec, strict=True):
-        c.score = 0.55 * float(sem) + 0.45 * c.lexical + 0.04 / (1 + c.hit_index) + _bonus(asks, c.unit)
+        c.score = w.semantic * float(sem) + (1 - w.semantic) * c.lexical + 0.04 / (1 + c.hit_index) + _bonus(asks, c.unit, w)
     ranked = sorted(keep, key=lambda c: c.score, reverse=True)
-    chosen = _choose(ranked, asks, settings)
+    chosen = _choose(ranked, asks, settings, w)
     if len(asks.parts) > 1:
         part_vectors = embedder.embed(list(asks.parts))
         for part, vec in zip(asks.parts, part_vectors, strict=True):
-            _answer_part(part, vec, keep, chosen, vectors, idf)
+            _answer_part(part, vec, keep, chosen, vectors, idf, w)
     chosen = _with_antecedents(chosen, candidates)
     return Draft(_render(chosen), [])
 
 
-def _bonus(asks: Asks, unit: Unit) -> float:
+def _bonus(asks: Asks, unit: Unit, w: Composer) -> float:
     bonus = 0.0
     if any(carries(kind, unit.text) for kind in asks.kinds):
-        bonus += TYPE_BONUS
+        bonus += w.type_bonus
     if unit.kind == "list":
-        bonus += LIST_BONUS if asks.wants_list else 0.0
+        bonus += w.list_bonus if asks.wants_list else 0.0
     if unit.text.rstrip().endswith(":") and unit.kind != "list":
-        bonus -= LIST_BONUS  # a lead-in alone promises what it does not show
+        bonus -= w.list_bonus  # a lead-in alone promises what it does not show
     return bonus
 
 
@@ -154,7 +155,7 @@ def _words(c: _Candidate) -> int:
     return len(c.unit.text.split())
 
 
-def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_Candidate]:
+def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings, w: Composer) -> list[_Candidate]:
     best = ranked[0]
     if best.unit.text.endswith(":") or best.unit.kind == "item":
         # a lead-in or one item of a list: the list itself answers, when it was found
@@ -170,7 +171,7 @@ def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_C
     budget = MAX_LIST_WORDS if best.unit.kind == "list" else MAX_WORDS
     length = _words(best)
     for c in ranked:
-        if len(chosen) >= settings.answer_sentences or c.score < 0.7 * ranked[0].score:
+        if len(chosen) >= settings.answer_sentences or c.score < w.keep_ratio * ranked[0].score:
             break
         if c in chosen or any(c.overlaps(o) for o in chosen) or c.unit.text.endswith(":"):
             continue
@@ -184,7 +185,7 @@ def _choose(ranked: list[_Candidate], asks: Asks, settings: Settings) -> list[_C
 
 
 def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: list[_Candidate],
-                 vectors: np.ndarray, idf: dict[str, float]) -> None:
+                 vectors: np.ndarray, idf: dict[str, float], w: Composer) -> None:
     """Make sure one part of a two-part question has its own unit in the answer."""
     p_words = set(content_words(part))
     if not p_words:
@@ -193,7 +194,7 @@ def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: lis
     scores = []
     for k, c in enumerate(keep):
         lex = _overlap(p_words, {w: idf.get(w, 1.0) for w in p_words}, c.unit)
-        scores.append(0.55 * float(vectors[k] @ vec) + 0.45 * lex + _bonus(part_asks, c.unit))
+        scores.append(w.semantic * float(vectors[k] @ vec) + (1 - w.semantic) * lex + _bonus(part_asks, c.unit, w))
     order = sorted(range(len(keep)), key=lambda k: scores[k], reverse=True)
     top = order[0]
     if keep[top] in chosen or any(keep[top].overlaps(o) for o in chosen):

@@ -74,6 +74,7 @@ def make_citation(n: int, hit: Hit, quote: str, page_label: str | None = None) -
         year=meta.get("year"),
         resource_url=meta.get("resource_url"),
         resource_title=meta.get("resource_title"),
+        ocr=bool(meta.get("ocr")),
     )
 
 

@@ -34,7 +34,7 @@ def cited_nodes(answer: Answer) -> list[NodeWithScore]:
     for c in answer.citations:
         chunk = passages.get(c.chunk_id)
         metadata = {"n": c.n, "source": c.source, "title": c.title, "page": c.page, "page_label": c.page_label,
-                    "quote": c.quote, "url": c.url, "publisher": c.publisher, "year": c.year}
+                    "quote": c.quote, "url": c.url, "publisher": c.publisher, "year": c.year, "ocr": c.ocr}
         node = TextNode(
             id_=c.chunk_id or f"{c.source}#{c.page}#{c.n}", text=chunk.text if chunk else c.quote, metadata=metadata,
             start_char_idx=chunk.start if chunk else None, end_char_idx=chunk.end if chunk else None,

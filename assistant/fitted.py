@@ -50,10 +50,40 @@ class AbstainModel:
 
 
 @dataclass(frozen=True)
+class Ranker:
+    """Linear model on standardised candidate features (assistant/rerank.py): higher ranks first."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+
+    def score(self, values: dict[str, float]) -> float:
+        return sum(w * (values.get(n, mu) - mu) / (sd or 1.0)
+                   for n, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef, strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "coef": list(self.coef)}
+
+
+@dataclass(frozen=True)
+class Composer:
+    """The extractive answer's weights (assistant/answer.py), fitted by bench/fit_answers.py."""
+
+    semantic: float = 0.55  # a unit's score: semantic·cosine + (1 − semantic)·question-word overlap
+    type_bonus: float = 0.08  # a unit holding the kind of token asked for (a figure for "how many")
+    list_bonus: float = 0.08  # a whole list for a question that asks for several things
+    keep_ratio: float = 0.7  # a unit joins the answer only when it scores this share of the best one
+
+
+@dataclass(frozen=True)
 class Fitted:
     fusion: Fusion
     abstain: AbstainModel
     provenance: dict[str, Any]
+    ranker: Ranker | None = None  # None: the fit found no ranker that beats fusion alone out-of-fold
+    compose: Composer = Composer()
 
 
 def load(path: Path = PATH) -> Fitted:
@@ -65,7 +95,10 @@ def load(path: Path = PATH) -> Fitted:
     f = data["fusion"]
     fusion = Fusion(float(f["rrf_k"]), float(f["keyword_weight"]), float(f["foreign_dense_weight"]),
                     int(f["candidates"]))
-    return Fitted(fusion, model, dict(data.get("provenance", {})))
+    r = data.get("ranker")
+    ranker = Ranker(tuple(r["features"]), tuple(r["mean"]), tuple(r["scale"]), tuple(r["coef"])) if r else None
+    compose = Composer(**{k: float(v) for k, v in data["compose"].items()}) if data.get("compose") else Composer()
+    return Fitted(fusion, model, dict(data.get("provenance", {})), ranker, compose)
 
 
 FITTED = load()

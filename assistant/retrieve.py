@@ -14,6 +14,7 @@ in `api` wraps it as a llama-index retriever for developers who want one.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from core.types import Chunk, Hit
 
 from .crosslingual import make_stage
 from .fitted import FITTED
+from .rerank import DEPTH as RERANK_DEPTH
+from .rerank import Candidate, rerank
 
 if TYPE_CHECKING:
     from core.keyword import KeywordIndex
@@ -38,6 +41,12 @@ RRF_K = FITTED.fusion.rrf_k
 KEYWORD_WEIGHT = FITTED.fusion.keyword_weight  # weight of the keyword half; the dense half weighs 1
 FOREIGN_DENSE_WEIGHT = FITTED.fusion.foreign_dense_weight  # dense half for questions not in English
 CANDIDATES = FITTED.fusion.candidates  # per half, before fusion
+# Dense search inside a filter: up to EXACT_ROWS admitted chunks are scored exactly from the
+# store's row vectors (~0.5 ms of CPU per 1,000 rows); a broader filter over-fetches Chroma's nearest
+# neighbours, at most OVERFETCH_MAX (a filter admitting more than ~1/13 of the library at the
+# default 30 candidates), and keeps the admitted ones.
+EXACT_ROWS = 100_000
+OVERFETCH_MAX = 600
 
 
 @dataclass
@@ -109,8 +118,6 @@ class Retriever:
         self._lock = threading.Lock()
         self._generation = -1
         self._keyword: KeywordIndex | None = None
-        self._chunk_sources: np.ndarray | None = None
-        self._chunk_languages: np.ndarray | None = None
         self.crosslingual = make_stage(store.settings)
 
     # --- state that follows the store ------------------------------------------------
@@ -126,9 +133,6 @@ class Retriever:
             if self._generation >= 0 and self.store.get_meta("writer_pid") != str(os.getpid()):
                 self.store.reopen_collection()  # another process wrote: drop our cached Chroma
             keyword = KeywordIndex.load(self.store)
-            languages = self.store.chunk_languages()
-            self._chunk_languages = np.array([languages.get(i) or "" for i in keyword.ids], dtype=object)
-            self._chunk_sources = keyword.sources
             self._keyword = keyword
             self._generation = keyword.generation
 
@@ -138,7 +142,10 @@ class Retriever:
         conditions = (filters.source, filters.year, filters.year_min, filters.year_max)
         if not contains and all(c is None for c in conditions):
             return None
-        return self.store.find_sources(filters.source, contains, filters.year, filters.year_min, filters.year_max)
+        args = (filters.source, contains, filters.year, filters.year_min, filters.year_max)
+        if self._keyword is not None and (found := self._keyword.find_sources(*args)) is not None:
+            return found  # no SQL scan of the documents per question
+        return self.store.find_sources(*args)
 
     # --- search ----------------------------------------------------------------------
     def embed_query(self, question: str) -> np.ndarray:
@@ -168,6 +175,8 @@ class Retriever:
             fused = self.crosslingual.apply(question, language, both, fused, self.store.chunks, top_keyword)
         # --- end of cross-lingual stage
         dense_ids, keyword_ids = dict(dense), dict(keyword)
+        if english and FITTED.ranker is not None:  # second stage (assistant/rerank.py); other languages: e5 above
+            fused = self._rerank(question, fused, dense_ids, keyword_ids)
         chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
         hits = [
             Hit(chunks[cid], score, 0, "+".join(n for n, ids in (("dense", dense_ids), ("keyword", keyword_ids)) if cid in ids))
@@ -182,31 +191,66 @@ class Retriever:
         pool = [chunks[cid] for cid, _ in fused[: top_k * 4] if cid in chunks]
         return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]], pool)
 
+    def _rerank(self, question: str, fused: list[tuple[str, float]], dense: dict[str, float],
+                keyword: dict[str, float]) -> list[tuple[str, float]]:
+        head = fused[:RERANK_DEPTH]
+        chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in head])}
+        found = [Candidate(chunks[cid], s, dense.get(cid), keyword.get(cid)) for cid, s in head if cid in chunks]
+        return [(c.chunk.id, c.fused) for c in rerank(question, found)] + fused[RERANK_DEPTH:]
+
     def dense(self, vector: np.ndarray, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) from Chroma, with the filter as a `where` clause."""
+        """(chunk id, cosine similarity): from Chroma's vector index without a filter; inside a
+        filter, exactly over the admitted chunks' vectors when they are few (EXACT_ROWS), else
+        from Chroma's nearest neighbours over-fetched and filtered here; Chroma's own `where`
+        search (which scans its metadata: seconds at a million chunks) only as a last resort,
+        for a store whose ledger holds no vectors."""
         where = _chroma_where(filters, sources)
-        collection = self.store.collection
-        total = collection.count()
-        if total == 0:
-            return []
-        result = collection.query(
-            query_embeddings=[vector.tolist()], n_results=min(n, total), where=where, include=["distances"]
+        if where is not None and (found := self._dense_within(vector, filters, sources, n)) is not None:
+            return found
+        # no count() first: Chroma answers a larger n_results with what it holds (one round trip less)
+        result = self.store.collection.query(
+            query_embeddings=[vector.tolist()], n_results=n, where=where, include=["distances"]
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def _dense_within(self, vector: np.ndarray, filters: Filters, sources: list[str] | None,
+                      n: int) -> list[tuple[str, float]] | None:
+        """Dense search inside a filter without Chroma's `where` (see `dense`); None when this
+        store cannot answer it so."""
+        index = self._keyword
+        if index is None or not len(index):
+            return None
+        rows = np.flatnonzero(index.doc_mask(sources, filters.language))
+        if not len(rows):
+            return []
+        if len(rows) <= EXACT_ROWS:
+            if index.vectors is None or index.with_vector is None or not index.with_vector[rows].all():
+                return None
+            query = np.asarray(vector, dtype=np.float32)
+            scores = np.concatenate([index.vectors[rows[at : at + 8192]] @ query for at in range(0, len(rows), 8192)])
+            top = np.argsort(-scores, kind="stable")[:n]
+            return list(zip(index.ids[rows[top]].tolist(), scores[top].astype(float).tolist(), strict=True))
+        fetch = math.ceil(n * len(index) / len(rows) * 1.5)  # expect n admitted among them
+        if fetch > OVERFETCH_MAX:
+            return None
+        result = self.store.collection.query(
+            query_embeddings=[vector.tolist()], n_results=fetch, include=["distances", "metadatas"]
+        )
+        admitted = None if sources is None else set(sources)
+        found = [
+            (cid, 1.0 - float(d))
+            for cid, d, meta in zip(result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True)
+            if (admitted is None or (meta or {}).get("source") in admitted)
+            and (not filters.language or (meta or {}).get("language") == filters.language)
+        ]
+        return found[:n] if len(found) >= n or len(result["ids"][0]) < fetch else None
 
     def keyword(self, question: str, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) with the filter applied as a mask over the index."""
         index = self._keyword
-        if index is None or not index.ids:
+        if index is None or not len(index):
             return []
-        mask = None
-        if self._chunk_sources is not None and (sources is not None or filters.language):
-            keep = np.ones(len(index.ids), dtype=bool)
-            if sources is not None:
-                keep &= np.isin(self._chunk_sources, np.array(sources, dtype=object))
-            if filters.language:
-                keep &= self._chunk_languages == filters.language
-            mask = keep.astype(np.float32)
+        mask = index.doc_mask(sources, filters.language) if sources is not None or filters.language else None
         return index.search(question, n, mask)
 
 

@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 
 from .errors import SettingsError
 
-EMBED_BACKENDS = ("onnx-int8", "onnx", "torch", "openai", "hash")
+EMBED_BACKENDS = ("auto", "onnx-int8", "onnx", "torch", "openai", "hash")
 ANSWER_MODES = ("auto", "extractive", "llm")
 CROSSLINGUAL_MODES = ("auto", "all", "off")
 
@@ -38,8 +38,9 @@ class Settings:
     chroma: str = _setting("", "Chroma server as host:port; empty means embedded in the store folder", topic="store")
     collection: str = _setting("lantern", "Chroma collection name", topic="store")
     embed_backend: str = _setting(
-        "onnx-int8", "embedding backend: local MiniLM via ONNX int8/fp32 or torch, an OpenAI-compatible endpoint, "
-        "or hash (word hashing, no model: for tests only)", EMBED_BACKENDS, topic="embed",
+        "auto", "embedding backend: auto = local MiniLM on a CUDA GPU when one is present (onnxruntime-gpu, "
+        "else torch fp16), else ONNX int8 on the CPU; or local MiniLM via ONNX int8/fp32 or torch on the CPU, "
+        "an OpenAI-compatible endpoint, or hash (word hashing, no model: for tests only)", EMBED_BACKENDS, topic="embed",
     )
     embed_model: str = _setting("", "embedding model: empty = bundled all-MiniLM-L6-v2; a model name for openai", topic="embed")
     embed_base_url: str = _setting("", "OpenAI-compatible embeddings endpoint (for embed_backend=openai)", topic="embed")
@@ -50,6 +51,10 @@ class Settings:
     pdf_tables: bool = _setting(
         False, "add each row of a table found on a PDF page as a line with its column headers (pdfplumber; "
         "slower ingest; applies to files ingested after it is set)", topic="chunk",
+    )
+    ocr: bool = _setting(
+        True, "read PDF pages that have no text layer (scans) with tesseract; pages with text are never OCR'd "
+        "(applies to files ingested after it is set)", topic="chunk",
     )
     top_k: int = _setting(5, "number of sources an answer draws on", topic="search")
     fusion: str = _setting("rrf", "how dense and keyword results are combined", ("rrf", "weighted", "dense", "keyword"), topic="search")
@@ -69,6 +74,11 @@ class Settings:
     chat_memory_turns: int = _setting(6, "turns a conversation remembers", topic="chat")
     max_upload_mb: int = _setting(50, "largest file the UI accepts, in MB", topic="ui")
     ui_debug: bool = _setting(False, "show Gradio's developer links (Use via API, settings) in the UI footer", topic="ui")
+    ui_users: str = _setting(
+        "", "TOML file of the UI's users ([users.NAME] role = reader|editor, password = hash from "
+        "`python -m app.ui_auth`); everyone signs in once it is set; required when the UI listens beyond 127.0.0.1",
+        topic="ui",
+    )
     serve_host: str = _setting("127.0.0.1", "address `lantern serve` and `lantern mcp --http` listen on", topic="serve")
     serve_port: int = _setting(8000, "port `lantern serve` and `lantern mcp --http` listen on", topic="serve")
     api_keys: str = _setting("", "comma-separated API keys the HTTP servers accept as Bearer tokens "

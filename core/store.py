@@ -1,10 +1,12 @@
 """The store: one folder holding Chroma, the keyword index, the ledger and file copies.
 
-    <store>/ledger.sqlite   documents (content hash, state), pages (cleaned text), chunks, meta
+    <store>/ledger.sqlite   documents (content hash, state), pages (cleaned text), chunks, their
+                            vectors (float16, one row per document), meta
     <store>/chroma/         Chroma's persistent data (unless a Chroma server is configured)
     <store>/keyword/        the bm25s index, tagged with the ledger generation it was built from
     <store>/files/          copies of ingested files by content hash (the UI serves cited PDFs)
     <store>/feedback.jsonl  the UI's feedback log
+    <store>/conversations/  the UI's saved conversations, a folder per user (app/ui_conversations.py)
     <store>/write.lock      held by the one writer
 
 The ledger is the source of truth and Chroma an index of it. A document is written in the
@@ -20,12 +22,13 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE TABLE IF NOT EXISTS vectors (source TEXT PRIMARY KEY, dim INTEGER NOT NULL, data BLOB NOT NULL);
 """
 
 
@@ -81,6 +85,7 @@ class DocumentRecord:
 
 
 _TEXT_COLUMNS = frozenset({"publisher", "title", "doc_type"})
+_EDITABLE = frozenset({"title", "publisher", "year", "language"})  # Store.update_document
 
 
 def _page_db(page: int | None) -> int:
@@ -100,6 +105,7 @@ class Store:
         self.db = db  # one connection shared by threads: sqlite3 serialises its use
         self._collection = None
         self._collection_lock = threading.Lock()
+        self._chroma_batch: int | None = None
 
     # --- opening ---------------------------------------------------------------------
     @classmethod
@@ -272,10 +278,27 @@ class Store:
         rows = self.db.execute("SELECT page, text FROM pages WHERE source=? ORDER BY page", (source,)).fetchall()
         return [(_page_py(p), t) for p, t in rows]
 
-    def chunk_languages(self) -> dict[str, str]:
-        """Chunk id -> language code, for filtering the keyword index by language."""
-        rows = self.db.execute("SELECT id, json_extract(metadata, '$.language') FROM chunks").fetchall()
-        return {cid: lang or "" for cid, lang in rows}
+    def keyword_rows(self, batch: int = 20_000) -> Iterator[list[tuple[str, str, str, str, str]]]:
+        """(chunk id, source, title, text, language) of every chunk of complete documents, in
+        the order of `chunks()`, a batch at a time: what the keyword index is built from,
+        without holding the library in memory."""
+        cur = self.db.execute(
+            "SELECT c.id, c.source, COALESCE(json_extract(c.metadata, '$.title'), ''), c.text, "
+            "COALESCE(json_extract(c.metadata, '$.language'), '') FROM chunks c "
+            "JOIN documents d ON c.source=d.source WHERE d.state='complete' ORDER BY c.source, c.seq"
+        )
+        while rows := cur.fetchmany(batch):
+            yield rows
+
+    def vector_dim(self) -> int | None:
+        """The width of the vectors the ledger holds (None: it holds none, an older store)."""
+        row = self.db.execute("SELECT dim FROM vectors LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
+
+    def document_vectors(self, source: str) -> np.ndarray | None:
+        """The document's chunk vectors (float16, in chunk order) if the ledger holds them."""
+        row = self.db.execute("SELECT dim, data FROM vectors WHERE source=?", (source,)).fetchone()
+        return None if row is None else np.frombuffer(row[1], dtype=np.float16).reshape(-1, row[0])
 
     def find_sources(
         self, source: str | None = None, contains: dict[str, str] | None = None,
@@ -319,26 +342,48 @@ class Store:
     def delete_vectors(self, source: str) -> None:
         self.collection.delete(where={"source": source})
 
+    @property
+    def chroma_batch(self) -> int:
+        """Records per Chroma write: the client's own limit (`max_batch_size`, which depends on
+        the Chroma build and server), at most CHROMA_BATCH."""
+        if self._chroma_batch is None:
+            limit = CHROMA_BATCH
+            with suppress(Exception):  # an older or different client: keep the documented limit
+                limit = int(self.collection._client.get_max_batch_size())
+            self._chroma_batch = max(1, min(CHROMA_BATCH, limit))
+        return self._chroma_batch
+
     def add_vectors(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        for start in range(0, len(chunks), CHROMA_BATCH):
-            part = chunks[start : start + CHROMA_BATCH]
+        """Vectors and filterable metadata only: the text stays in the ledger, where readers get
+        it (a copy in Chroma would be read by nobody and cost a third of Chroma's write time
+        for its full-text index)."""
+        batch = self.chroma_batch
+        for start in range(0, len(chunks), batch):
+            part = chunks[start : start + batch]
             self.collection.upsert(
                 ids=[c.id for c in part],
-                embeddings=vectors[start : start + CHROMA_BATCH],
-                documents=[c.text for c in part],
+                embeddings=vectors[start : start + batch],
                 metadatas=[chroma_metadata(c) for c in part],
             )
 
     def commit_document(
         self, source: str, sha256: str, meta: dict[str, Any], pages: Sequence[Page], chunks: Sequence[Chunk],
-        file_copy: str | None,
+        file_copy: str | None, vectors: np.ndarray | None = None,
     ) -> None:
-        """Swap in the document's pages and chunks and mark it complete, atomically."""
+        """Swap in the document's pages and chunks and mark it complete, atomically. `vectors`
+        (one per chunk, as given to `add_vectors`) are kept in the ledger too, at half precision:
+        a search inside a filter scores the admitted chunks exactly from them, where Chroma's
+        filtered search would cost seconds in a large library."""
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         extra = {k: v for k, v in meta.items() if k not in {"title", "publisher", "year", "language", "doc_type", "url"}}
         with self._transaction() as db:
             db.execute("DELETE FROM pages WHERE source=?", (source,))
             db.execute("DELETE FROM chunks WHERE source=?", (source,))
+            db.execute("DELETE FROM vectors WHERE source=?", (source,))
+            if vectors is not None and len(vectors) == len(chunks) and len(chunks):
+                half = np.ascontiguousarray(vectors, dtype=np.float16)
+                db.execute("INSERT INTO vectors(source, dim, data) VALUES (?, ?, ?)",
+                           (source, half.shape[1], half.tobytes()))
             db.executemany(
                 "INSERT INTO pages(source, page, label, text) VALUES (?, ?, ?, ?)",
                 [(source, _page_db(p.page), p.metadata.get("page_label"), p.text) for p in pages],
@@ -368,7 +413,64 @@ class Store:
         with self._transaction() as db:
             db.execute("DELETE FROM pages WHERE source=?", (source,))
             db.execute("DELETE FROM chunks WHERE source=?", (source,))
+            db.execute("DELETE FROM vectors WHERE source=?", (source,))
             db.execute("DELETE FROM documents WHERE source=?", (source,))
+            self._bump(db)
+
+    def replace_vectors(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """New vectors for one document's chunks (all of them, in ledger order), in Chroma and in the
+        ledger's copy that filtered searches score from; the generation moves on so indexes reload."""
+        if not chunks:
+            return
+        source = chunks[0].source
+        self.add_vectors(chunks, vectors)
+        half = np.ascontiguousarray(vectors, dtype=np.float16)
+        with self._transaction() as db:
+            db.execute("DELETE FROM vectors WHERE source=?", (source,))
+            db.execute("INSERT INTO vectors(source, dim, data) VALUES (?, ?, ?)", (source, half.shape[1], half.tobytes()))
+            self._bump(db)
+
+    def update_document(self, source: str, values: dict[str, Any]) -> None:
+        """Change a document's title, publisher, year or language, in the ledger and in the
+        metadata its chunks carry (citations and Chroma's language filter read those).
+
+        A language of one code becomes every chunk's language; several ('en;nl') leave the
+        per-chunk languages ingest guessed. Vectors are not re-embedded. Callers hold write_lock
+        and rebuild the keyword index afterwards (the generation moves on).
+        """
+        unknown = set(values) - _EDITABLE
+        if unknown:
+            raise ValueError(f"not an editable document field: {', '.join(sorted(unknown))}")
+        if self.document(source) is None:
+            raise StoreError(f"no document {source!r} in this store")
+        chunk_values = {k: v for k, v in values.items() if k != "language"}
+        codes = [c for c in re.split(r"[;,]", str(values.get("language") or "")) if c.strip()]
+        if "language" in values and len(codes) == 1:
+            chunk_values["language"] = codes[0].strip()
+        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE source=?", (source,))]
+        if ids and chunk_values:
+            got = self.collection.get(ids=ids, include=["metadatas"])
+            metadatas = []
+            for meta in got["metadatas"]:
+                meta = dict(meta or {})
+                for key, value in chunk_values.items():
+                    if value in (None, ""):
+                        meta.pop(key, None)
+                    else:
+                        meta[key] = value
+                metadatas.append(meta)
+            for start in range(0, len(got["ids"]), CHROMA_BATCH):
+                self.collection.update(ids=got["ids"][start : start + CHROMA_BATCH],
+                                       metadatas=metadatas[start : start + CHROMA_BATCH])
+        with self._transaction() as db:
+            for key, value in values.items():
+                db.execute(f"UPDATE documents SET {key}=? WHERE source=?", (value if value != "" else None, source))
+            for key, value in chunk_values.items():
+                if value in (None, ""):
+                    db.execute("UPDATE chunks SET metadata=json_remove(metadata, ?) WHERE source=?", (f"$.{key}", source))
+                else:
+                    db.execute("UPDATE chunks SET metadata=json_set(metadata, ?, ?) WHERE source=?",
+                               (f"$.{key}", value, source))
             self._bump(db)
 
     def copy_file(self, path: Path, sha256: str, digest: str | None = None) -> str:

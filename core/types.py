@@ -63,7 +63,11 @@ class Hit:
             "score": round(self.score, 4),
             "via": self.via,
             "text": self.chunk.text,
+            "ocr": bool(self.chunk.metadata.get("ocr")),
         }
+
+
+SCANNED_NOTE = "text read from a scan"  # shown beside a citation whose page was read by OCR
 
 
 @dataclass
@@ -83,6 +87,7 @@ class Citation:
     year: int | None = None
     resource_url: str | None = None  # the resource-library page a downloaded PDF came from
     resource_title: str | None = None
+    ocr: bool = False  # the page had no text layer: its text (and so the quote) was read by OCR
 
 
 @dataclass

@@ -5,15 +5,24 @@ Why ONNX int8 by default: on 2 cores it embeds ~3× faster than sentence-transfo
 with vectors at cosine ≥ 0.98 to fp32 (see bench/ingest_bench.py), and a query needs no torch
 import, which keeps `lantern ask` cold start short. The ONNX file is exported once from the
 packaged weights (torch is needed for that step only) and cached beside the model folder.
+
+`embed_backend = auto` (the default) runs MiniLM on a CUDA GPU when one is visible and a
+library can drive it (onnxruntime-gpu's CUDA provider, else a CUDA build of torch in fp16),
+and the ONNX int8 CPU path otherwise; `choose_embedding` is that decision, given the facts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,6 +30,10 @@ from core.errors import EndpointError, SettingsError
 from core.settings import Settings
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
+GPU_BATCH = 256  # passages per GPU batch (at least): small batches leave a GPU idle
+CPU_PROVIDER = "CPUExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+GPU_BACKENDS = ("onnx-cuda", "torch-cuda")
 
 
 class Embedder(Protocol):
@@ -30,6 +43,91 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EmbedPlan:
+    """Where MiniLM runs: `backend` is 'onnx-int8' (CPU), 'onnx-cuda' (onnxruntime with
+    `providers`, fp32) or 'torch-cuda' (sentence-transformers' model on `device`, fp16 when
+    `half`); `reason` says why, for logs and bench/gpu.py."""
+
+    backend: str
+    providers: tuple[str, ...] = (CPU_PROVIDER,)
+    device: str = "cpu"
+    half: bool = False
+    reason: str = ""
+
+    @property
+    def gpu(self) -> bool:
+        return self.backend in GPU_BACKENDS
+
+
+def choose_embedding(providers: Sequence[str], gpus: int, torch_cuda: bool) -> EmbedPlan:
+    """The embedding plan for what this machine has: `providers` (onnxruntime's available
+    execution providers), `gpus` (CUDA GPUs visible) and `torch_cuda` (a CUDA build of torch
+    is installed). onnxruntime-gpu comes first: it needs no torch import and gives the CPU
+    path's fp32 vectors exactly; torch in fp16 next; the CPU otherwise."""
+    if gpus <= 0:
+        return EmbedPlan("onnx-int8", reason="no CUDA GPU visible: ONNX int8 on the CPU")
+    if CUDA_PROVIDER in providers:
+        return EmbedPlan("onnx-cuda", (CUDA_PROVIDER, CPU_PROVIDER), "cuda",
+                         reason=f"{gpus} CUDA GPU(s) and onnxruntime's CUDA provider: ONNX fp32 on the GPU")
+    if torch_cuda:
+        return EmbedPlan("torch-cuda", device="cuda", half=True,
+                         reason=f"{gpus} CUDA GPU(s) and a CUDA build of torch: sentence-transformers fp16 on the GPU")
+    return EmbedPlan("onnx-int8", reason=f"{gpus} CUDA GPU(s) visible, but neither onnxruntime-gpu nor a CUDA "
+                     "build of torch is installed: ONNX int8 on the CPU")
+
+
+def visible_gpus(environ: dict[str, str] | None = None, root: Path = Path("/")) -> int:
+    """CUDA GPUs this process may use, counted from the NVIDIA driver's files.
+
+    Why not torch.cuda or cuInit: initialising CUDA here would break CUDA in the worker
+    processes the ingest forks afterwards. `CUDA_VISIBLE_DEVICES` empty or -1 hides them all.
+    """
+    env = os.environ if environ is None else environ
+    hidden = env.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1"):
+        return 0
+    try:
+        count = len(list((root / "proc/driver/nvidia/gpus").iterdir()))
+    except OSError:
+        count = 0
+    if not count:
+        count = len([p for p in (root / "dev").glob("nvidia[0-9]*")])
+    if hidden and count:
+        count = min(count, len([d for d in hidden.split(",") if d.strip()]))
+    return count
+
+
+def torch_has_cuda() -> bool:
+    """Whether the installed torch is a CUDA build, from its files (importing torch takes seconds)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return any(any((Path(base) / "lib").glob("libtorch_cuda*.so*")) for base in spec.submodule_search_locations)
+
+
+def onnx_providers() -> list[str]:
+    """onnxruntime's execution providers in this install (onnxruntime-gpu adds CUDA's)."""
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+@cache
+def detect_embedding() -> EmbedPlan:
+    """`choose_embedding` for this machine (once per process); torch and onnxruntime are only
+    looked at when a GPU is visible."""
+    gpus = visible_gpus()
+    if not gpus:
+        return choose_embedding([CPU_PROVIDER], 0, False)
+    return choose_embedding(onnx_providers(), gpus, torch_has_cuda())
+
+
+def resolved_backend(settings: Settings) -> str:
+    """The concrete backend the settings mean (`auto` resolved for this machine)."""
+    return detect_embedding().backend if settings.embed_backend == "auto" else settings.embed_backend
 
 
 def minilm_path() -> Path:
@@ -145,48 +243,95 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
+@contextmanager
+def _parallel_tokenizers(on: bool) -> Iterator[None]:
+    """Let the fast tokenizer's batch encode use every core (Rust threads) for this call only.
+
+    Lantern switches that off process-wide (forked workers would warn or deadlock); a GPU
+    embedder turns it back on around its own encode, or tokenising would starve the GPU.
+    """
+    if not on:
+        yield
+        return
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = before
+
+
+def padded_batches(tokenizer, texts: Sequence[str], batch_size: int, parallel: bool = False
+                   ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """(row indices, input ids, attention mask) per batch, one batch encode for all `texts`.
+
+    Rows are grouped by length so short passages are not padded to the longest one.
+    """
+    with _parallel_tokenizers(parallel):
+        encodings = tokenizer.encode_batch(list(texts))
+    lengths = [len(e.ids) for e in encodings]
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        width = max(lengths[i] for i in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            ids[row, : lengths[i]] = encodings[i].ids
+            mask[row, : lengths[i]] = 1
+        yield idx, ids, mask
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the token vectors the mask covers (one matrix product per batch)."""
+    weights = mask.astype(np.float32)[:, None, :]
+    summed = np.matmul(weights, hidden.astype(np.float32, copy=False))[:, 0, :]
+    return summed / np.clip(weights.sum(axis=2), 1, None)
+
+
 class OnnxMiniLM:
-    """MiniLM through onnxruntime: mean pooling over the attention mask, L2-normalised."""
+    """MiniLM through onnxruntime: mean pooling over the attention mask, L2-normalised.
+
+    `providers` picks the hardware: the CPU by default; with onnxruntime-gpu, CUDA first (the
+    fp32 graph: int8 kernels are CPU-only). `parallel_tokenize` uses every core to tokenise.
+    """
 
     dim = 384
 
-    def __init__(self, quantized: bool = True, batch_size: int = 32, threads: int | None = None):
+    def __init__(self, quantized: bool = True, batch_size: int = 32, threads: int | None = None,
+                 providers: Sequence[str] = (CPU_PROVIDER,), parallel_tokenize: bool = False):
         import onnxruntime as ort
 
         if hasattr(ort, "disable_telemetry_events"):  # Windows builds report usage otherwise
             ort.disable_telemetry_events()
         self.name = "all-MiniLM-L6-v2" + ("-onnx-int8" if quantized else "-onnx")
+        if providers[0] == CUDA_PROVIDER:
+            self.name += "-cuda"
+            if hasattr(ort, "preload_dlls"):  # CUDA and cuDNN from the nvidia-* wheels, when present
+                with suppress(Exception):  # system libraries may still serve
+                    ort.preload_dlls()
         self.batch_size = batch_size
+        self.parallel_tokenize = parallel_tokenize
         self.tokenizer = load_tokenizer()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            str(onnx_model_file(quantized)), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = ort.InferenceSession(str(onnx_model_file(quantized)), options, providers=list(providers))
+        self.provider = self.session.get_providers()[0]  # onnxruntime falls back to the CPU silently
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(list(texts))
-        # batch by length so short passages are not padded to the longest one
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            width = max(len(encodings[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
+        for idx, ids, mask in padded_batches(self.tokenizer, texts, self.batch_size, self.parallel_tokenize):
             hidden = self.session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )[0]
-            summed = (hidden * mask[:, :, None]).sum(axis=1)
-            out[idx] = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
+            out[idx] = mean_pool(hidden, mask)
         return _normalise(out)
 
 
@@ -200,11 +345,51 @@ class TorchMiniLM:
 
         self.name = "all-MiniLM-L6-v2"
         self.batch_size = batch_size
+        self.provider = "torch cpu"
         self.model = SentenceTransformer(str(minilm_path()), device="cpu")
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class TorchDeviceMiniLM:
+    """sentence-transformers' MiniLM on a torch device (a CUDA GPU, in fp16 when `half`), fed
+    by one parallel batch encode; pooling in fp32. The same vector space as `TorchMiniLM`."""
+
+    dim = 384
+
+    def __init__(self, device: str = "cuda", half: bool = True, batch_size: int = GPU_BATCH):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.name = "all-MiniLM-L6-v2"
+        self.provider = f"torch {device}" + (" fp16" if half else "")
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        model = SentenceTransformer(str(minilm_path()), device=device)
+        bert: Any = model[0]
+        self.bert = bert.auto_model.eval()
+        if half:
+            self.bert = self.bert.half()
+        self.tokenizer = load_tokenizer()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        with torch.inference_mode():
+            for idx, ids, mask in padded_batches(self.tokenizer, texts, self.batch_size, parallel=True):
+                ids_t = torch.from_numpy(ids).to(self.device, non_blocking=True)
+                mask_t = torch.from_numpy(mask).to(self.device, non_blocking=True)
+                hidden = self.bert(input_ids=ids_t, attention_mask=mask_t,
+                                   token_type_ids=torch.zeros_like(ids_t)).last_hidden_state.float()
+                weights = mask_t.unsqueeze(-1).float()
+                pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+                out[idx] = pooled.cpu().numpy()
+        return _normalise(out)
 
 
 class OpenAIEmbedder:
@@ -259,9 +444,38 @@ class HashEmbedder:
         return _normalise(out)
 
 
+def embedder_for_plan(plan: EmbedPlan, batch_size: int = GPU_BATCH, threads: int | None = None) -> Embedder:
+    """The MiniLM embedder a plan describes (a GPU plan gets batches of at least GPU_BATCH)."""
+    if plan.backend == "onnx-cuda":
+        return OnnxMiniLM(quantized=False, batch_size=max(batch_size, GPU_BATCH), threads=threads,
+                          providers=plan.providers, parallel_tokenize=True)
+    if plan.backend == "torch-cuda":
+        return TorchDeviceMiniLM(plan.device, plan.half, batch_size=max(batch_size, GPU_BATCH))
+    return OnnxMiniLM(quantized=plan.backend == "onnx-int8", batch_size=batch_size, threads=threads)
+
+
+def _auto_embedder(settings: Settings, threads: int | None) -> Embedder:
+    """`auto`: the detected plan; a GPU that cannot be driven after all (CUDA libraries missing,
+    out of memory) falls back to the CPU path with one line on stderr, never a failed ingest."""
+    plan = detect_embedding()
+    if plan.gpu:
+        try:
+            embedder = embedder_for_plan(plan, settings.embed_batch, threads)
+            if plan.providers[0] != CUDA_PROVIDER or getattr(embedder, "provider", "") == CUDA_PROVIDER:
+                return embedder
+            reason = "onnxruntime could not start its CUDA provider"
+        except Exception as exc:  # noqa: BLE001 - any CUDA start-up failure means: use the CPU
+            reason = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        print(f"lantern: the GPU embedding path ({plan.backend}) is unavailable ({reason}); "
+              "embedding on the CPU", file=sys.stderr)
+    return OnnxMiniLM(quantized=True, batch_size=settings.embed_batch, threads=threads)
+
+
 def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     """The embedder the settings ask for (`threads`: CPU threads for a local model)."""
     backend = settings.embed_backend
+    if backend == "auto":
+        return _auto_embedder(settings, threads)
     if backend in ("onnx-int8", "onnx"):
         return OnnxMiniLM(quantized=backend == "onnx-int8", batch_size=settings.embed_batch, threads=threads)
     if backend == "torch":
@@ -280,9 +494,11 @@ def embedder_name(settings: Settings) -> str:
     return {
         "onnx-int8": "all-MiniLM-L6-v2-onnx-int8",
         "onnx": "all-MiniLM-L6-v2-onnx",
+        "onnx-cuda": "all-MiniLM-L6-v2-onnx-cuda",
         "torch": "all-MiniLM-L6-v2",
+        "torch-cuda": "all-MiniLM-L6-v2",
         "hash": HashEmbedder.name,
-    }.get(settings.embed_backend, f"openai:{settings.embed_model}")
+    }.get(resolved_backend(settings), f"openai:{settings.embed_model}")
 
 
 def local_embedder(name: str | None, settings: Settings) -> Embedder | None:

@@ -201,9 +201,10 @@ def manifest_entry(path: Path) -> dict[str, Any]:
     return meta
 
 
-def load(sf: SourceFile, tables: bool = False) -> LoadedDocument:
+def load(sf: SourceFile, tables: bool = False, scans: bool = True) -> LoadedDocument:
     """Load one file into cleaned pages; raises IngestError with the reason. `tables`: add the
-    rows of tables found on tabular-looking PDF pages (the `pdf_tables` setting)."""
+    rows of tables found on tabular-looking PDF pages (the `pdf_tables` setting); `scans`: read
+    PDF pages without a text layer by OCR (the `ocr` setting)."""
     suffix = sf.path.suffix.lower()
     if sf.text is None:
         _check_size(sf.path, suffix)
@@ -212,7 +213,7 @@ def load(sf: SourceFile, tables: bool = False) -> LoadedDocument:
         raw_pages, meta = [sf.text], {"doc_type": "text"}
         labels: list[str | None] = [None]
     elif suffix in PDF_SUFFIXES:
-        raw_pages, labels, meta, extras = _read_pdf(sf.path, tables)
+        raw_pages, labels, meta, extras = _read_pdf(sf.path, tables, scans)
     elif suffix in TEXT_SUFFIXES | HTML_SUFFIXES:
         raw_pages, meta = _read_text_like(sf.path)
         labels = [None]
@@ -257,8 +258,13 @@ def _title_from_name(path: Path) -> str:
     return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
 
 
-def _read_pdf(path: Path, tables: bool = False) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]]]:
-    """Page texts, page labels, document metadata, and per page: table rows and OCR marks."""
+def _read_pdf(
+    path: Path, tables: bool = False, scans: bool = True,
+) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]]]:
+    """Page texts, page labels, document metadata, and per page: table rows and OCR marks.
+
+    Pages read by OCR carry `"ocr": True` in their metadata (so in their chunks' metadata and
+    citations), and the document's metadata lists them as `ocr_pages` (1-based) in the ledger."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
@@ -271,11 +277,11 @@ def _read_pdf(path: Path, tables: bool = False) -> tuple[list[str], list[str | N
             raise IngestError(name, "encrypted PDF that needs a password; save an unprotected copy")
         n = len(reader.pages)
         texts = []
-        scans = []
+        scanned = []
         for i, page in enumerate(reader.pages):
             texts.append(page.extract_text() or "")
             if ocr.needs_ocr(texts[-1]) and _has_image(page):
-                scans.append(i)
+                scanned.append(i)
         has_labels = "/PageLabels" in reader.root_object
         labels: list[str | None] = list(reader.page_labels) if has_labels else [None] * n
         info: Mapping[str, Any] = reader.metadata or {}
@@ -288,17 +294,26 @@ def _read_pdf(path: Path, tables: bool = False) -> tuple[list[str], list[str | N
     if n == 0:
         raise IngestError(name, "PDF has no pages")
     extras: list[dict[str, Any]] = [{} for _ in texts]
-    read = ocr.ocr_pages(path, scans, ocr.tesseract_languages(manifest_entry(path).get("language")))
+    read = ocr.ocr_pages(path, scanned, ocr.tesseract_languages(manifest_entry(path).get("language"))) if scans else {}
     for i, text in read.items():
         texts[i] = text
         extras[i]["metadata"] = {"ocr": True}
     if sum(len(t.strip()) for t in texts) < MIN_PDF_CHARS:
-        hint = "install tesseract-ocr (make setup) to read it" if not ocr.available() else "OCR found no text either"
-        raise IngestError(name, f"no extractable text on any of its {n} page(s): image-only or scanned PDF ({hint})")
+        if not scanned:
+            problem = "no text layer and no scanned image to read (blank or drawn-only pages)"
+        elif not scans:
+            problem = "image-only or scanned PDF, and OCR is switched off (ocr = false)"
+        elif not ocr.available():
+            problem = "image-only or scanned PDF; install tesseract-ocr (make ocr) to read it"
+        else:
+            problem = f"image-only or scanned PDF, and OCR found no text on its {len(scanned)} scanned page(s) either"
+        raise IngestError(name, f"no extractable text on any of its {n} page(s): {problem}")
     for i, rows in (pdf_table_rows(path, texts) if tables else {}).items():
         if i not in read:
             extras[i]["rows"] = rows
     meta: dict[str, Any] = {"doc_type": "pdf"}
+    if read:
+        meta["ocr_pages"] = sorted(i + 1 for i in read)
     title = str(info.get("/Title") or "").strip()
     if title and not _PLACEHOLDER_TITLE.search(title):
         meta["title"] = title

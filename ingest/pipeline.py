@@ -93,25 +93,34 @@ def file_hash(sf: SourceFile, settings: Settings) -> str:
 
 
 _EMBEDDER = None  # one per worker process, created after the fork
+_EMBEDDER_FOR: tuple[str, ...] = ()  # the settings it was made for
 
 
-def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None) -> _Parsed:
-    """Load, chunk and embed one file (in a worker process, or inline)."""
-    global _EMBEDDER
+def _embedder(settings: Settings, threads: int | None):
+    """This process's embedder for `settings`, made once (loading a model takes seconds)."""
+    global _EMBEDDER, _EMBEDDER_FOR
+    from .embed import make_embedder
+
+    key = (settings.embed_backend, settings.embed_model, settings.embed_base_url)
+    if _EMBEDDER is None or key != _EMBEDDER_FOR:
+        _EMBEDDER, _EMBEDDER_FOR = make_embedder(settings, threads=threads), key
+    return _EMBEDDER
+
+
+def _work(sf: SourceFile, sha256: str, settings: Settings, threads: int | None, embed: bool = True) -> _Parsed:
+    """Load, chunk and embed one file (in a worker process, a Ray task, or inline); with
+    `embed` off the vectors are left to the caller (a GPU embeds in the main process)."""
     from .chunk import chunk_pages, embedding_text
-    from .embed import embedder_name, make_embedder
     from .load import load
 
     t0 = time.perf_counter()
-    doc = load(sf, tables=settings.pdf_tables)
+    doc = load(sf, tables=settings.pdf_tables, scans=settings.ocr)
     t1 = time.perf_counter()
     chunks = chunk_pages(doc.pages, doc.metadata, settings.chunk_size, settings.chunk_overlap)
     if not chunks:
         raise IngestError(str(sf.path), "no text to index")
     t2 = time.perf_counter()
-    if _EMBEDDER is None or _EMBEDDER.name != embedder_name(settings):
-        _EMBEDDER = make_embedder(settings, threads=threads)
-    vectors = _EMBEDDER.embed([embedding_text(c) for c in chunks])
+    vectors = _embedder(settings, threads).embed([embedding_text(c) for c in chunks]) if embed else None
     t3 = time.perf_counter()
     seconds = {"parse": t1 - t0, "chunk": t2 - t1, "embed": t3 - t2}
     return _Parsed(sf, sha256, doc.metadata, doc.pages, chunks, vectors, seconds)
@@ -176,11 +185,12 @@ def _warm_imports() -> None:
 
 def ingest(
     paths: list[Path], settings: Settings, prune: bool = False, progress: ProgressCallback | None = None,
-    workers: int | None = None,
+    workers: int | None = None, ray_address: str | None = None,
 ) -> IngestReport:
-    """Ingest files and folders into the store named by `settings.store`."""
+    """Ingest files and folders into the store named by `settings.store` (`ray_address`: parse,
+    chunk and embed on that Ray cluster instead of local worker processes)."""
     files, problems, skipped = discover([Path(p) for p in paths])
-    report = ingest_files(files, settings, prune=prune, progress=progress, workers=workers)
+    report = ingest_files(files, settings, prune=prune, progress=progress, workers=workers, ray_address=ray_address)
     report.failed = [{"path": p, "error": e} for p, e in problems] + report.failed
     report.skipped = [{"path": p, "reason": r} for p, r in skipped] + report.skipped
     return report
@@ -192,6 +202,7 @@ def ingest_files(
     prune: bool = False,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    ray_address: str | None = None,
 ) -> IngestReport:
     """Ingest already-discovered files (the web crawler calls this with its downloads)."""
     from core.store import Store, file_digest
@@ -230,7 +241,7 @@ def ingest_files(
             if known:  # a damaged Chroma would otherwise stay damaged behind "unchanged"
                 report.repaired += repair_locked(store, settings, quick=True, progress=notify)
             if todo:
-                _process(store, todo, set(known), settings, report, timings, notify, workers)
+                _process(store, todo, set(known), settings, report, timings, notify, workers, ray_address)
             if prune:
                 report.removed = _prune(store, set(sources), notify)
             saved = store.get_meta("keyword_generation") == str(store.generation) and (store.root / "keyword" / "lantern.json").exists()
@@ -383,46 +394,77 @@ def _restore_file_copies(store, settings: Settings) -> list[str]:
     return done
 
 
+def reembed_document(store, source: str, embedder) -> int:
+    """Embed a document's passages again from the ledger; how many (the caller holds the write lock).
+
+    For a changed title: the title line is part of what each passage's vector embeds
+    (`chunk.embedding_text`), so a question naming the new title must find the new vectors.
+    """
+    from .chunk import embedding_text
+
+    chunks = [c for c in store.chunks() if c.source == source]
+    if chunks:
+        store.replace_vectors(chunks, embedder.embed([embedding_text(c) for c in chunks]))
+    return len(chunks)
+
+
 def _process(
     store, todo: list[tuple[SourceFile, str, bool]], known_sources: set[str], settings: Settings,
     report: IngestReport,
-    timings: dict[str, float], notify: ProgressCallback, workers: int | None,
+    timings: dict[str, float], notify: ProgressCallback, workers: int | None, ray_address: str | None = None,
 ) -> None:
     """Parse, chunk and embed in worker processes (one CPU thread each: process-level
-    parallelism scales better than threads inside one model), write in this one."""
+    parallelism scales better than threads inside one model), or in Ray tasks; write in this
+    one. On a GPU the workers only parse and chunk, and this process embeds: one model on the
+    GPU, fed big batches, rather than one per worker."""
     from core.store import file_digest
 
-    from .embed import embedder_name
+    from .embed import GPU_BACKENDS, embedder_name, resolved_backend
 
     store.check_embedder(embedder_name(settings))
-    if settings.embed_backend.startswith("onnx"):
+    backend = resolved_backend(settings)
+    if backend.startswith("onnx"):
         from .embed import onnx_model_file
 
-        onnx_model_file(settings.embed_backend == "onnx-int8")  # export once, before the workers start
+        onnx_model_file(backend == "onnx-int8")  # export once, before the workers start
+    embed_here = backend in GPU_BACKENDS and not ray_address
     total = len(todo)
     cores = os.cpu_count() or 1
     n_workers = workers if workers is not None else min(cores, total)
     # biggest files first, so no worker is left with a long file at the end
     todo = sorted(todo, key=lambda item: -_size(item[0]))
     pool = None
-    if n_workers > 1:
+    cluster = None
+    if ray_address:
+        from .distributed import RayCluster
+
+        cluster = RayCluster(ray_address)
+    elif n_workers > 1:
         _warm_imports()
         pool = ProcessPoolExecutor(n_workers, mp_context=_pool_context(), initializer=_die_with_parent,
                                    initargs=(os.getpid(),))
     try:
-        if pool:
+        results: Iterable[tuple[tuple[SourceFile, str, bool], Any]]
+        if cluster:
+            results = cluster.results(todo, settings)
+        elif pool:
             futures: dict[Future, tuple[SourceFile, str, bool]] = {
-                pool.submit(_work, sf, sha, settings, 1): (sf, sha, existed) for sf, sha, existed in todo
+                pool.submit(_work, sf, sha, settings, 1, not embed_here): (sf, sha, existed)
+                for sf, sha, existed in todo
             }
-            results: Iterable[tuple[tuple[SourceFile, str, bool], Future | None]] = (
-                (futures[f], f) for f in as_completed(futures)
-            )
+            results = ((futures[f], f) for f in as_completed(futures))
         else:
             results = (((sf, sha, existed), None) for sf, sha, existed in todo)
         for done, ((sf, sha, existed), future) in enumerate(results):
             notify(f"ingesting {sf.source}", done, total)
             try:
                 parsed = future.result() if future else _work(sf, sha, settings, None)
+                if parsed.vectors is None:
+                    from .chunk import embedding_text
+
+                    t = time.perf_counter()
+                    parsed.vectors = _embedder(settings, None).embed([embedding_text(c) for c in parsed.chunks])
+                    parsed.seconds["embed"] = time.perf_counter() - t
             except LanternError as exc:
                 report.failed.append({"path": str(sf.path), "error": getattr(exc, "reason", str(exc))})
                 continue
@@ -443,7 +485,7 @@ def _process(
             store.add_vectors(parsed.chunks, parsed.vectors)
             if sf.text is None:
                 copy = store.copy_file(sf.path, sha, meta["file_sha256"])
-            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy)
+            store.commit_document(sf.source, sha, meta, parsed.pages, parsed.chunks, copy, parsed.vectors)
             timings["store"] += time.perf_counter() - t
             if existed:
                 report.updated += 1
@@ -453,6 +495,8 @@ def _process(
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
+        if cluster:
+            cluster.close()
 
 
 def _size(sf: SourceFile) -> int:

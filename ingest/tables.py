@@ -16,6 +16,8 @@ from pathlib import Path
 
 ROWS_HEADING = "Table rows:"
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*%?(?!\w)")
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters in a row: a label or a header, not a figure
+_MEASURE = re.compile(r"%|\d[,.]\d")  # a percentage or a formatted number: a data cell, not a header
 MIN_SHORT_LINES = 5  # a page needs at least this many short lines holding two numbers or more to be tried
 MIN_ROWS = 2  # a table with fewer data rows is layout, not data
 
@@ -26,18 +28,35 @@ def _cell(value: object) -> str:
     return " ".join(str(value or "").split())
 
 
-def row_lines(table: Sequence[Sequence[object]]) -> list[str]:
+def _has_words(cell: str) -> bool:
+    return bool(_WORD.search(cell))
+
+
+def _is_header(row: Sequence[str]) -> bool:
+    """Whether a table's first row names its columns: some cell has words, and no cell without
+    words is a measurement ("73%", "2,754"); years and symbols may head columns."""
+    named = [c for c in row if c]
+    return any(map(_has_words, named)) and not any(_MEASURE.search(c) for c in named if not _has_words(c))
+
+
+def row_lines(table: Sequence[Sequence[object]], need_label: bool = False) -> list[str]:
     """Rows of a table (first row = headers) as "Header: value; Header: value" lines.
 
     Empty cells are left out; a header cell that is empty keeps the value alone. Rows
-    that repeat the header (a table continued over a page) are dropped.
+    that repeat the header (a table continued over a page) are dropped. A table whose first row
+    is not a header (no cell with words, or a cell that is a measurement) gives no rows at all.
+    With `need_label` (PDF rows, added beside the page's own text), so is a row with no word in
+    it ("2754; 73%; 372"): without its label it cannot be understood alone (pdfplumber missed
+    the label column, or it is a second header row of "#" and "%").
     """
     rows = [[_cell(c) for c in row] for row in table if any(_cell(c) for c in row)]
     if len(rows) < MIN_ROWS + 1:
         return []
     header, lines = rows[0], []
+    if not _is_header(header):
+        return []
     for row in rows[1:]:
-        if row == header:
+        if row == header or (need_label and not any(map(_has_words, row))):
             continue
         parts = []
         for i, value in enumerate(row):
@@ -83,7 +102,7 @@ def pdf_table_rows(path: Path, page_texts: Sequence[str]) -> dict[int, list[str]
                     continue
                 finally:
                     page.close()
-                lines = [line for table in tables for line in row_lines(table)]
+                lines = [line for table in tables for line in row_lines(table, need_label=True)]
                 if lines:
                     found[i] = lines
     except Exception:  # the file opened with pypdf; pdfplumber refusing it only costs the rows

@@ -13,6 +13,7 @@ Stores are built from real files, with the real embedder and the real Chroma:
   defaults only (no environment, no config file), plus `overrides`.
 * `lantern_cli(*args, ...)`: runs the installed `lantern` command in a subprocess and returns
   the `CompletedProcess` (text mode, output captured).
+* `chroma_server` (module): a real `chroma run` on a free loopback port; yields "host:port".
 
 The module constants `SHARED`, `SAMPLE_CORPUS`, `SMALL_PDFS`, `TOOLKIT`, `TREATY` and
 `RESOURCE_PAGE` name the files these fixtures use.
@@ -23,9 +24,11 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +159,47 @@ def settings_for_fixture() -> Callable[..., Settings]:
 def lantern_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """The `run_lantern(*args, env=None, timeout=300, cwd=None)` helper, as a fixture."""
     return run_lantern
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` on a free local port; yields host:port."""
+    import httpx
+
+    chroma = BIN / "chroma"
+    if not chroma.exists():
+        unavailable("chroma CLI not installed")
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma_server")
+    log = open(data / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -1,6 +1,6 @@
 """Documents as practitioners have them: Word and OpenDocument files, HTML saved from a browser,
-tables in PDFs as quotable rows, and scanned pages read by OCR. Fixtures are written by the
-tests themselves (python-docx, HTML text, pages of the shared corpus rendered to images);
+and tables in PDFs as quotable rows (scanned pages read by OCR: test_ocr.py). Fixtures are
+written by the tests themselves (python-docx, HTML text);
 the hashing embedder stands in for MiniLM, since retrieval quality is not the point here."""
 
 from __future__ import annotations
@@ -9,12 +9,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, TOOLKIT, needs_shared, settings_for, unavailable
+from conftest import CORPUS, needs_shared, settings_for
 
 from assistant.api import Lantern
 from core.errors import IngestError
 from core.settings import Settings
-from ingest import ocr
 from ingest.chunk import chunk_pages
 from ingest.load import SUPPORTED_SUFFIXES, SourceFile, load
 from ingest.pipeline import ingest
@@ -177,6 +176,11 @@ def test_table_rows_carry_their_headers() -> None:
     assert row_lines(table) == ["State: Texas; Incidents: 35; Cleared: 12.", "State: Ohio; Cleared: 4.",
                                 "State: Utah; Incidents: 7; Cleared: 1."]
     assert row_lines([["Only", "a header"], ["one", "row"]]) == []
+    # a row with no label cannot be read alone; a first row of figures is not a header
+    years = [["Form", "2020", "2021"], ["", "15", "25"], ["Labor", "49", "83"], ["Sex", "131", "130"]]
+    assert row_lines(years, need_label=True) == ["Form: Labor; 2020: 49; 2021: 83.", "Form: Sex; 2020: 131; 2021: 130."]
+    assert row_lines(years)[0] == "2020: 15; 2021: 25."  # a Word table's rows are all its text: all kept
+    assert row_lines([["Labor", "2510", "71%"], ["Sex", "2754", "73%"], ["Other", "931", "25%"]]) == []
     assert looks_tabular("\n".join(f"Row {i} {i * 3}" for i in range(8)))
     assert not looks_tabular("A paragraph of prose.\nAnother line of prose without figures.")
 
@@ -193,47 +197,3 @@ def test_pdf_table_rows_only_when_asked() -> None:
     rows = [line for extra in added for line in extra.splitlines() if line.count("; ") >= 2]
     assert len(added) >= 2 and len(rows) >= 20
     assert any(line.startswith("Table 2: Texas; ") for line in rows)  # a row keeps its table's name
-
-
-SCAN_PAGES = ((TOOLKIT, 20), (TOOLKIT, 22))  # 1-based pages of the shared corpus made into a scan
-
-
-def _image_only_pdf(pages: tuple[tuple[str, int], ...], dest: Path) -> list[str]:
-    """Render real corpus pages to images and save them as a PDF with no text layer; return their texts."""
-    import pypdfium2 as pdfium
-
-    from ingest.load import _read_pdf
-
-    images, texts = [], []
-    for name, page in pages:
-        pdf = pdfium.PdfDocument(str(CORPUS / "pdf" / name))
-        images.append(pdf[page - 1].render(scale=200 / 72).to_pil().convert("RGB"))
-        pdf.close()
-        texts.append(_read_pdf(CORPUS / "pdf" / name)[0][page - 1])
-    images[0].save(dest, save_all=True, append_images=images[1:], resolution=200.0)
-    return texts
-
-
-@pytest.mark.integration  # tesseract over rendered pages
-@needs_shared
-def test_scanned_pages_are_read_by_ocr_and_cited(tmp_path: Path) -> None:
-    if not ocr.available():
-        unavailable("tesseract is not installed (make ocr)")
-    folder = tmp_path / "scans"
-    folder.mkdir()
-    truths = _image_only_pdf(SCAN_PAGES, folder / "toolkit-scan.pdf")
-    doc = load(SourceFile(folder / "toolkit-scan.pdf", "toolkit-scan.pdf"))
-    assert [p.metadata.get("ocr") for p in doc.pages] == [True, True]
-    rates = [ocr.character_error_rate(p.text, t) for p, t in zip(doc.pages, truths, strict=True)]
-    print(f"OCR character error rate per page: {', '.join(f'{r:.3f}' for r in rates)}")
-    assert max(rates) < 0.05, rates
-
-    settings = settings_for(tmp_path, embed_backend="hash")
-    report = ingest([folder], settings)
-    assert not report.failed, report.failed
-    with Lantern.open(settings=settings) as lantern:
-        hits = lantern.retrieve("Can children living with their parents or guardians still be exploited?", top_k=5)
-        assert (hits[0].chunk.source, hits[0].chunk.page) == ("toolkit-scan.pdf", 2)
-        assert hits[0].chunk.metadata.get("ocr") is True
-        phone = lantern.retrieve("ICTG Service phoneline number", top_k=5)[0].chunk
-        assert phone.page == 1 and "0800 043 4303" in phone.text

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -25,7 +24,6 @@ from typing import Any
 
 import pytest
 from conftest import (
-    BIN,
     CORPUS,
     RESOURCE_PAGE,
     SAMPLE_CORPUS,
@@ -37,7 +35,6 @@ from conftest import (
     needs_shared,
     run_lantern,
     settings_for,
-    unavailable,
 )
 
 from core.errors import SettingsError
@@ -776,43 +773,7 @@ def test_killed_ingest_is_completed_by_the_next_run(small_corpus: Path, tmp_path
 # --------------------------------------------------------------------------- Chroma server
 
 
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` on a free local port; yields host:port."""
-    import httpx
-
-    chroma = BIN / "chroma"
-    if not chroma.exists():
-        unavailable("chroma CLI not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = tmp_path_factory.mktemp("chroma_server")
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+# the `chroma_server` fixture (a real `chroma run`) lives in conftest.py
 
 
 def test_ingest_into_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:

@@ -86,3 +86,101 @@ def test_workers_are_not_forked_beside_running_threads(hash_settings: Settings, 
     finally:
         stop.set()
         thread.join()
+
+
+def test_keyword_index_built_a_batch_at_a_time_ranks_as_bm25s_does(hash_settings: Settings, monkeypatch) -> None:
+    """The index is built from the ledger in batches (so a million-chunk library need not be
+    held in memory); its ranking and scores must be bm25s's own over the same texts, and the
+    saved, memory-mapped copy must answer the same."""
+    import bm25s
+
+    import core.keyword as keyword
+    from core.store import Store
+
+    monkeypatch.setattr(keyword, "BATCH", 7)  # many batches, a short last one
+    store = Store.open(hash_settings)
+    try:
+        built = keyword.KeywordIndex.build(store)
+        chunks = store.chunks()
+        saved = keyword.KeywordIndex.load_saved(store)
+    finally:
+        store.close()
+    assert list(built.ids) == [c.id for c in chunks] == list(saved.ids)
+    tokenizer = keyword._tokenizer()
+    plain = bm25s.BM25()
+    plain.index(tokenizer.tokenize([keyword.keyword_text(c) for c in chunks], return_as="tuple", show_progress=False),
+                show_progress=False)
+    for query in ("safe accommodation for victims", "referral to the national mechanism", "supply chain audits"):
+        expected = plain.retrieve(tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False),
+                                  k=8, show_progress=False)
+        want = [(chunks[d].id, float(s)) for d, s in zip(expected.documents[0], expected.scores[0], strict=True) if s > 0]
+        clear = {cid for cid, s in want if s > want[-1][1] + 1e-4}  # ranks not tied at the cut
+        for index in (built, saved):
+            got = index.search(query, 8)
+            assert np.allclose([s for _, s in got], [s for _, s in want], rtol=1e-5), query
+            assert clear <= {cid for cid, _ in got}, query
+            assert all(abs(dict(want)[cid] - s) < 1e-4 for cid, s in got if cid in dict(want)), query
+
+
+def test_keyword_filters_keep_only_the_documents_and_language_asked_for(hash_settings: Settings) -> None:
+    from core.keyword import KeywordIndex
+    from core.store import Store
+
+    store = Store.open(hash_settings)
+    try:
+        index = KeywordIndex.load(store)
+        by_id = {c.id: c for c in store.chunks()}
+    finally:
+        store.close()
+    everywhere = index.search("victims", 50)
+    sources = sorted({by_id[cid].source for cid, _ in everywhere})
+    assert len(sources) > 1
+    only = index.search("victims", 50, index.doc_mask([sources[0], "no-such-document.pdf"]))
+    assert only and {by_id[cid].source for cid, _ in only} == {sources[0]}
+    assert index.search("victims", 50, index.doc_mask(language="xx")) == []
+    english = index.search("victims", 50, index.doc_mask(language="en"))
+    assert english and all(by_id[cid].metadata.get("language") == "en" for cid, _ in english)
+
+
+def test_dense_search_inside_a_filter_agrees_with_chromas_own(hash_settings: Settings) -> None:
+    """Inside a filter, dense search scores the admitted chunks from the vectors the ledger keeps
+    (Chroma's filtered search costs seconds in a large library): same chunks, same order, same
+    cosines (to half precision) as Chroma's `where` search."""
+    from assistant.retrieve import Filters
+
+    with Lantern.open(settings=hash_settings) as lantern:
+        retriever = lantern.retriever
+        retriever.search("warm up", Filters(), 5)
+        vector = retriever.embed_query("safe accommodation and support for victims")
+        for filters in (Filters(source="victim-support.md"), Filters(language="en"), Filters(year_min=1900)):
+            sources = retriever.matching_sources(filters)
+            ours = retriever._dense_within(vector, filters, sources, 8)
+            assert ours, filters
+            where = {"source": {"$in": sources}} if sources is not None else {"language": {"$eq": "en"}}
+            chroma = lantern.store.collection.query(query_embeddings=[vector.tolist()], n_results=8, where=where,
+                                                    include=["distances"])
+            assert [cid for cid, _ in ours] == chroma["ids"][0], filters
+            assert np.allclose([s for _, s in ours], [1 - d for d in chroma["distances"][0]], atol=2e-3)
+
+
+def test_document_filters_resolve_alike_in_the_index_and_the_ledger(hash_settings: Settings) -> None:
+    """A question's filter is resolved to documents from the keyword index's copy of their
+    fields (no SQL scan per question): the same documents as the ledger's own query."""
+    from core.keyword import KeywordIndex
+    from core.store import Store
+
+    store = Store.open(hash_settings)
+    try:
+        index = KeywordIndex.load(store)
+        docs = store.documents()
+        publisher = next(d.publisher for d in docs if d.publisher)
+        year = next(d.year for d in docs if d.year)
+        cases = [
+            {"contains": {"publisher": publisher[1:5].upper()}}, {"contains": {"title": "a"}},
+            {"contains": {"doc_type": "pdf"}, "year_min": year}, {"year": year}, {"year_max": year - 1},
+            {"source": docs[0].source}, {"source": "no-such-document.pdf"}, {"contains": {"publisher": "zzz"}},
+        ]
+        for case in cases:
+            assert sorted(index.find_sources(**case) or []) == sorted(store.find_sources(**case)), case
+    finally:
+        store.close()

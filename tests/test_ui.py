@@ -92,13 +92,21 @@ def test_pdf_citation_links_to_the_page(client) -> None:
     _, history = _ask(client, "What should companies map in their supply chains to find forced labour?",
                       document="supply-chain-due-diligence.pdf")
     answer = _last_answer(history)
-    assert "/lantern/file/supply-chain-due-diligence.pdf#page=" in answer
+    assert "/lantern/pdf/supply-chain-due-diligence.pdf?page=" in answer, "a PDF opens in the viewer at its page"
     assert "p. " in answer
+    assert "Searched only: document “Supply-Chain Due Diligence against Forced Labour”" in answer
 
 
-def test_filters_that_match_nothing_say_so(client) -> None:
-    _, history = _ask(client, "What is forced labour?", year_from="2026", year_to="2026", publisher="Nobody")
-    assert "No document in this store matches these filters" in _last_answer(history)
+def test_filters_that_match_nothing_say_why(client) -> None:
+    _, history = _ask(client, "What is forced labour?", publisher="Nobody")
+    answer = _last_answer(history)
+    assert "Nothing was searched" in answer and "no publisher in this library is called “Nobody”" in answer, answer
+    _, history = _ask(client, "What is forced labour?", year_from="2026", year_to="2020")
+    assert "From year (2026) is after To year (2020)" in _last_answer(history)
+    _, history = _ask(client, "What is forced labour?", year_from="1990", year_to="1995")
+    assert "the documents are from" in _last_answer(history)
+    _, history = _ask(client, "What is forced labour?", year_from="twenty")
+    assert "“twenty” in From year is not a year" in _last_answer(history)
 
 
 def test_abstention_is_plain_and_lists_nearest_sources(client) -> None:
@@ -208,9 +216,20 @@ def test_citation_markers_open_the_quote(app: SimpleNamespace, client) -> None:
     _, history = _ask(client, "What should companies map in their supply chains to find forced labour?",
                       document="supply-chain-due-diligence.pdf")
     pdf = _cite_links(_last_answer(history))[0]
-    assert re.match(r"/lantern/file/supply-chain-due-diligence\.pdf#page=\d+$", pdf["href"]), pdf
+    href = html_lib.unescape(pdf["href"])
+    assert re.match(r"/lantern/pdf/supply-chain-due-diligence\.pdf\?page=\d+&q=\S+$", href), pdf
     assert ", p. " in html_lib.unescape(pdf["title"])
+    viewer = httpx.get(app.url + href.lstrip("/"))
+    assert viewer.status_code == 200 and "script-src 'self'" in viewer.headers["content-security-policy"]
+    assert 'data-file="/lantern/file/supply-chain-due-diligence.pdf"' in viewer.text
+    assert '<script type="module" src="/lantern/static/pdf-viewer.mjs">' in viewer.text
+    script = httpx.get(app.url + "lantern/static/pdf-viewer.mjs")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert httpx.get(app.url + "lantern/static/pdfjs/pdf.worker.min.mjs").status_code == 200
+    for bad in ("../ui_logic.py", "pdfjs/LICENSE", "%2e%2e/ui.py", "nothing.mjs"):
+        assert httpx.get(app.url + "lantern/static/" + bad).status_code == 404, bad
     assert httpx.get(app.url + "lantern/view/no-such-document.md").status_code == 404
+    assert httpx.get(app.url + "lantern/pdf/referral-mechanisms.md").status_code == 404
 
 
 def test_text_view_escapes_the_document() -> None:
@@ -231,8 +250,24 @@ def test_copy_gives_plain_text_with_numbered_sources(client) -> None:
     assert isinstance(copied, str) and "<" not in copied and "lantern-" not in copied, copied[:300]
     body, _, sources = copied.partition("\n\nSources:\n")
     assert "[1]" in body and sources.startswith("[1] Supply-Chain Due Diligence against Forced Labour"), copied
-    assert re.search(r"p\. \d+\. /lantern/file/supply-chain-due-diligence\.pdf#page=\d+", sources), sources
+    assert re.search(r"p\. \d+\. /lantern/pdf/supply-chain-due-diligence\.pdf\?page=\d+", sources), sources
+    assert copied.startswith("(Searched only: document “Supply-Chain Due Diligence"), copied[:200]
     assert "“" in sources, "each source lists its quote"
+
+
+def test_number_of_sources_changes_what_is_listed(client) -> None:
+    """More sources: the answer draws on more passages, and the list under it shows each one
+    (the quoted ones, then the rest folded as 'searched, not quoted')."""
+    question = "How should a company look for forced labour in its supply chain?"
+    listed = {}
+    for k in (2, 9):
+        _, history = _ask(client, question, top_k=k)
+        answer = _last_answer(history)
+        listed[k] = len(re.findall(r'class="lantern-source[" ]', answer))
+        quoted = len(re.findall(r'class="lantern-source" id="source-', answer))
+        if listed[k] > quoted:
+            assert f"{listed[k] - quoted} more passage" in answer and "searched, not quoted" in answer
+    assert listed == {2: 2, 9: 9}, listed
 
 
 # --- the cited-file route -----------------------------------------------------------------------
@@ -274,7 +309,7 @@ def test_upload_a_pdf_then_it_is_cited_and_removable(app: SimpleNamespace, clien
 
     _, history = _ask(client, question, **controls)
     answer = _last_answer(history)
-    assert f"/lantern/file/{pdf.name}#page=" in answer, answer[:2000]
+    assert f"/lantern/pdf/{pdf.name}?page=" in answer, answer[:2000]
     served = httpx.get(app.url + f"lantern/file/{pdf.name}")
     assert served.status_code == 200 and served.headers["content-type"] == "application/pdf"
 
@@ -292,7 +327,37 @@ def test_upload_a_pdf_then_it_is_cited_and_removable(app: SimpleNamespace, clien
     assert httpx.get(app.url + f"lantern/file/{pdf.name}").status_code == 404
     assert pdf.name not in {d.source for d in app.ui.lantern.store.documents()}
     _, history = _ask(client, question, **controls)
-    assert f"/lantern/file/{pdf.name}" not in _last_answer(history)
+    assert f"/lantern/pdf/{pdf.name}" not in _last_answer(history)
+
+
+def test_document_details_set_on_upload_and_edited(app: SimpleNamespace, client, tmp_path: Path) -> None:
+    """Details typed on upload reach citations and filters; an editor changes them later."""
+    from gradio_client import handle_file
+
+    from app.ui_filters import FilterChoice
+
+    note = tmp_path / "shelter-note.md"
+    note.write_text("# Shelter intake note\n\nEvery person arriving at the shelter is offered a private interview "
+                    "with an interpreter of their choice before any questions about their work.\n", encoding="utf-8")
+    report = client.predict([handle_file(str(note))], title="Shelter intake", publisher="Harbour House Trust",
+                            year="2021", language="English", api_name="/upload")[0]
+    assert "**shelter-note.md** added" in report.replace("\\", ""), report
+    doc = app.ui.lantern.store.document("shelter-note.md")
+    assert doc and (doc.title, doc.publisher, doc.year, doc.language) == ("Shelter intake", "Harbour House Trust",
+                                                                          2021, "en")
+    _, history = _ask(client, "Who interviews a person arriving at the shelter?", publisher="Harbour House Trust")
+    answer = _last_answer(history)
+    assert "Searched only: publisher Harbour House Trust" in answer and "Harbour House Trust · 2021" in answer, answer
+
+    assert "Nothing was changed" in app.ui.edit_document("shelter-note.md", "Shelter intake", "", "21st", "")
+    saved = app.ui.edit_document("shelter-note.md", "Shelter intake (revised)", "Harbour House", "2022", "Dutch, en")
+    assert saved.startswith("Saved the details of **Shelter intake (revised)**"), saved
+    doc = app.ui.lantern.store.document("shelter-note.md")
+    assert doc and (doc.publisher, doc.year, doc.language) == ("Harbour House", 2022, "nl;en")
+    assert "Searching <strong>1 of" in app.ui.banner(FilterChoice.of(publisher="Harbour House", year_from="2022"))
+    _, history = _ask(client, "Who interviews a person arriving at the shelter?", document="shelter-note.md")
+    assert "Shelter intake (revised)" in _last_answer(history) and "Harbour House · 2022" in _last_answer(history)
+    assert "Removed" in client.predict("shelter-note.md", api_name="/remove")[0]
 
 
 def test_bad_uploads_are_rejected_by_name(client, tmp_path: Path) -> None:

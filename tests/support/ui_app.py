@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -41,11 +42,15 @@ def last_answer(history: list[dict[str, Any]]) -> str:
 
 def launched_app(sample_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     """Launch the UI on a free port over a private copy of the sample store (uploads mutate it)."""
-    from app.ui import launch
-
     root = tmp_path_factory.mktemp("ui")
     shutil.copytree(sample_store.store, root / "store")
-    settings = sample_store.with_overrides(store=root / "store")
+    yield from launch_on(sample_store.with_overrides(store=root / "store"), root)
+
+
+def launch_on(settings: Settings, root: Path) -> Iterator[SimpleNamespace]:
+    """Launch the UI on a free port over the store in `settings` (which the tests may change)."""
+    from app.ui import launch
+
     port = free_port()
     demo = launch(settings, host="127.0.0.1", port=port, prevent_thread_lock=True, quiet=True)
     try:

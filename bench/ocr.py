@@ -1,0 +1,410 @@
+"""OCR, measured on real pages made into scans: character error rate against the text layer,
+speed per page, and whether gold questions still find their page when only the scan is ingested.
+
+The scanned set is chosen by a rule, not by hand: the first N answerable gold questions (dev
+set, then tune, in file order) whose every gold reference is a page of a PDF whose manifest says
+it has a text layer. Each gold page and its neighbours (±`--neighbours`) are rendered with
+pypdfium2 at `--scan-dpi` (a scanner's 200 dpi by default) and saved by Pillow as an image-only
+PDF under the original file name (JPEG-compressed, as scanners save them). A scratch corpus holds
+the whole shared corpus with only those files replaced by their scans. The scan holds only the
+chosen pages, so its page k maps back to an original page number for the hit check.
+
+Reported:
+- per page, and pooled over all pages: character error rate (edit distance over the true
+  length, whitespace collapsed) of the OCR text against pypdf's text of the original page, for
+  tesseract (what `ingest.ocr` runs) and, when it imports, rapidocr-onnxruntime on the same
+  images; whether the gold quote is read verbatim (up to whitespace and hyphenation);
+- the order-free CER: the same with OCR's blocks also tried in the text layer's order (the
+  better of the two orders counts), and word recall (share of the text layer's words read
+  exactly, order ignored);
+- OCR seconds per page: wall time with ingest's 2 worker threads, and CPU time;
+- page hit@5 (a gold page among the top 5 retrieved) for each question over the original corpus
+  and over the corpus with the scans, in one store (the second ingest redoes only the scans).
+
+    python bench/ocr.py [--questions 10] [--neighbours 1] [--scan-dpi 200] [--work DIR]
+                        [--rapidocr-path DIR] [--no-rapidocr] [--no-retrieval] [--psm N] [--ocr-dpi N]
+                        [--reuse-reads]
+    python bench/ocr.py --cold-ingest 2 [--embed hash] [--work DIR]
+
+Measured (2 shared cores under heavy load; 10 questions d001…d016, 33 pages of 12 PDFs, scans at
+200 dpi, OCR at 300 dpi):
+
+| engine | CER strict (pooled / median / pages ≤ 3%) | CER order-free | word recall | CPU s/page |
+|---|---|---|---|---|
+| tesseract 5.3, --psm 3 | 0.077 / 0.040 / 15 of 33 | 0.036 / 0.029 / 17 of 33 | 0.957 | 2.4 |
+| tesseract, --psm 4 | 0.208 / 0.078 / 13 of 33 | 0.174 / 0.032 / 15 of 33 | 0.954 | 2.3 |
+| rapidocr-onnxruntime 1.4.4 | 0.362 / 0.300 / 1 of 33 | — | — | 14.0 |
+
+400 dpi instead of 300 changed the CER of three of the worst pages by under 0.6 points at ~1.8× the
+time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10.
+
+`--rapidocr-path` is a folder to put first on sys.path (rapidocr-onnxruntime is not a
+dependency of Lantern: `pip install --target DIR rapidocr-onnxruntime` to compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+QUESTION_FILES = (SHARED / "eval" / "dev_questions.jsonl", SHARED / "eval" / "tune_questions.jsonl")
+TARGET_CER = 0.03
+
+
+@dataclass
+class Scan:
+    """One original PDF made into a scan: which original pages it holds, in order."""
+
+    name: str
+    pages: list[int]  # 1-based original page numbers; scan page k is pages[k - 1]
+    truths: list[str] = field(default_factory=list)
+    reads: dict[str, list[str]] = field(default_factory=dict)  # engine -> text per scan page
+    wall: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def choose_questions(n: int) -> list[dict[str, Any]]:
+    """The first `n` answerable questions whose gold pages are all in text-layer PDFs."""
+    with open(CORPUS / "pdf" / "MANIFEST.csv", encoding="utf-8-sig", newline="") as fh:
+        text_ok = {row["file"] for row in csv.DictReader(fh) if row.get("text_ok", "").strip().lower() == "true"}
+    chosen: list[dict[str, Any]] = []
+    for path in QUESTION_FILES:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                q = json.loads(line) if line.strip() else None
+                gold = (q or {}).get("gold") or []
+                if q and q.get("answerable") and gold and all(
+                    g["file"].startswith("pdf/") and g["file"][4:] in text_ok and g.get("page") for g in gold
+                ):
+                    chosen.append(q)
+                if len(chosen) == n:
+                    return chosen
+    return chosen
+
+
+def plan_scans(questions: list[dict[str, Any]], neighbours: int) -> list[Scan]:
+    """Gold pages and their neighbours, per file."""
+    from pypdf import PdfReader
+
+    wanted: dict[str, set[int]] = {}
+    for q in questions:
+        for g in q["gold"]:
+            wanted.setdefault(g["file"][4:], set()).add(int(g["page"]))
+    scans = []
+    for name, pages in sorted(wanted.items()):
+        count = len(PdfReader(str(CORPUS / "pdf" / name)).pages)
+        keep = {p + d for p in pages for d in range(-neighbours, neighbours + 1) if 1 <= p + d <= count}
+        scans.append(Scan(name, sorted(keep)))
+    return scans
+
+
+def make_scan(scan: Scan, dest: Path, dpi: int) -> None:
+    """Render the pages at `dpi` and save them as an image-only PDF; keep pypdf's text of each."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    original = CORPUS / "pdf" / scan.name
+    reader = PdfReader(str(original))
+    scan.truths = [reader.pages[p - 1].extract_text() or "" for p in scan.pages]
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        images = [pdf[p - 1].render(scale=dpi / 72).to_pil().convert("RGB") for p in scan.pages]
+    finally:
+        pdf.close()
+    images[0].save(dest, save_all=True, append_images=images[1:], resolution=float(dpi))
+
+
+def scratch_corpus(root: Path, scans: list[Scan], dpi: int) -> Path:
+    """The shared corpus as symlinks, except the scanned files (real image-only PDFs)."""
+    corpus = root / "corpus"
+    if corpus.exists():
+        shutil.rmtree(corpus)
+    scanned = {s.name for s in scans}
+    for src in sorted(CORPUS.rglob("*")):
+        if src.is_dir():
+            continue
+        dest = corpus / src.relative_to(CORPUS)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.parent.name == "pdf" and src.name in scanned:
+            continue
+        dest.symlink_to(src)
+    for scan in scans:
+        make_scan(scan, corpus / "pdf" / scan.name, dpi)
+    return corpus
+
+
+def blocks_in_layer_order(read: str, truth: str) -> str:
+    """OCR text with its blocks (paragraphs tesseract separates by blank lines) put in the order
+    their words take in the text layer. A text layer's order is the PDF's drawing order (a
+    sidebar or a figure caption can come anywhere), so a strict CER counts a moved paragraph as
+    two whole-paragraph errors. A block that matches nothing in the text layer (words in a figure
+    or a logo, which the text layer lacks) stays after the block before it."""
+    from difflib import SequenceMatcher
+
+    words = truth.split()
+    placed: list[tuple[float, int, str]] = []
+    last = -1.0
+    for k, block in enumerate(b for b in read.split("\n\n") if b.strip()):
+        mine = block.split()
+        matches = [m for m in SequenceMatcher(None, words, mine, autojunk=False).get_matching_blocks() if m.size]
+        if sum(m.size for m in matches) >= max(2, 0.3 * len(mine)):
+            best = max(matches, key=lambda m: m.size)
+            last = best.a - best.b
+        placed.append((last, k, block))
+    return "\n\n".join(block for _, _, block in sorted(placed))
+
+
+def order_free_cer(read: str, truth: str) -> float:
+    """CER of the OCR text in the better of two block orders: its own, and the text layer's
+    (an upper bound on the CER over all block orders: it counts misreads, not layout order)."""
+    from ingest.ocr import character_error_rate
+
+    return min(character_error_rate(read, truth), character_error_rate(blocks_in_layer_order(read, truth), truth))
+
+
+def word_recall(read: str, truth: str) -> float:
+    """Share of the text layer's words (as a multiset, order ignored) that OCR read exactly."""
+    from collections import Counter
+
+    want, have = Counter(truth.split()), Counter(read.split())
+    return sum((want & have).values()) / max(sum(want.values()), 1)
+
+
+def _cpu() -> tuple[float, float]:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def read_tesseract(scan: Scan, path: Path) -> None:
+    from ingest import ocr
+
+    indices = list(range(len(scan.pages)))
+    start, (cpu_self, cpu_kids) = time.perf_counter(), _cpu()
+    found = ocr.ocr_pages(path, indices, ocr.tesseract_languages("en"))
+    scan.wall["tesseract"] = time.perf_counter() - start
+    after = _cpu()
+    scan.cpu["tesseract"] = (after[0] - cpu_self) + (after[1] - cpu_kids)
+    scan.reads["tesseract"] = [found.get(i, "") for i in indices]
+
+
+def read_rapidocr(scan: Scan, path: Path, engine: Any) -> None:
+    """The same 300-dpi renders through rapidocr, one page after another (onnxruntime threads itself)."""
+    from ingest import ocr
+
+    images = ocr.render_pngs(path, list(range(len(scan.pages))))
+    start, (cpu_self, _) = time.perf_counter(), _cpu()
+    texts = []
+    for i in range(len(scan.pages)):
+        result, _ = engine(images[i]) if i in images else (None, None)
+        texts.append("\n".join(line[1] for line in result or []))
+    scan.wall["rapidocr"] = time.perf_counter() - start
+    scan.cpu["rapidocr"] = _cpu()[0] - cpu_self
+    scan.reads["rapidocr"] = texts
+
+
+def rapidocr_engine(extra_path: str | None) -> Any:
+    if extra_path:
+        sys.path.insert(0, extra_path)
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        return None
+    return RapidOCR()
+
+
+def retrieval(questions: list[dict[str, Any]], scans: list[Scan], corpus: Path, store: Path) -> dict[str, list[bool]]:
+    """hit@5 per question over the original corpus, then over the corpus with the scans."""
+    from assistant.api import Lantern
+    from core.settings import Settings
+    from ingest.pipeline import ingest
+
+    settings = Settings.load(environ={}, store=store)
+    page_of = {f"pdf/{s.name}": s.pages for s in scans}
+    out: dict[str, list[bool]] = {}
+    for label, folder, mapped in (("original", CORPUS, False), ("scanned", corpus, True)):
+        start = time.perf_counter()
+        report = ingest([folder], settings)
+        print(f"ingest {label}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+        if report.failed:
+            raise SystemExit(f"ingest failed: {report.failed}")
+        hits = []
+        with Lantern.open(settings=settings) as lantern:
+            for q in questions:
+                gold = {(g["file"], int(g["page"])) for g in q["gold"]}
+                found = set()
+                for h in lantern.retrieve(q["question"], top_k=5)[:5]:
+                    page = h.chunk.page
+                    if mapped and h.chunk.source in page_of and page is not None:
+                        page = page_of[h.chunk.source][page - 1]
+                    found.add((h.chunk.source, page))
+                hits.append(bool(found & gold))
+        out[label] = hits
+    return out
+
+
+def cold_ingests(rounds: int, work: Path, embed: str) -> None:
+    """Cold ingests of the whole shared corpus with OCR on and off, alternating, each in its own
+    `lantern ingest` process into a fresh store: OCR must cost little where pages have text.
+    OCR changes only parsing, so `embed="hash"` (no model) gives an upper bound on the slowdown
+    at a fraction of the time."""
+    import subprocess
+
+    from core.settings import Settings
+    from core.store import Store
+
+    rows = []
+    for r in range(rounds):
+        for ocr_on in (True, False):
+            store = work / f"cold-{'ocr' if ocr_on else 'no-ocr'}-{r}"
+            shutil.rmtree(store, ignore_errors=True)
+            cmd = [sys.executable, "-m", "app.cli", "ingest", str(CORPUS), "--store", str(store), "--json",
+                   "--ocr" if ocr_on else "--no-ocr", "--embed-backend", embed]
+            start, cpu_before = time.perf_counter(), _cpu()[1]
+            done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+            wall, cpu = time.perf_counter() - start, _cpu()[1] - cpu_before  # the whole process tree's CPU
+            report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+            if done.returncode not in (0, 1) or not report:
+                raise SystemExit(f"ingest failed ({done.returncode}): {done.stderr[-2000:]}")
+            ledger = Store.open(Settings.load(environ={}, store=store, embed_backend=embed))
+            try:
+                scanned = sum(len(d.metadata.get("ocr_pages", [])) for d in ledger.documents())
+            finally:
+                ledger.close()
+            rows.append((r + 1, "on" if ocr_on else "off", wall, cpu, report["timings"].get("parse", 0.0),
+                         report["chunks"], scanned))
+            print(f"  round {r + 1}, OCR {rows[-1][1]}: {wall:.1f} s, CPU {cpu:.1f} s", flush=True)
+            shutil.rmtree(store, ignore_errors=True)
+    print("\n| round | OCR | wall s | CPU s (all processes) | parse s (summed over workers) | chunks | pages OCR'd |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row[0]} | {row[1]} | {row[2]:.1f} | {row[3]:.1f} | {row[4]:.1f} | {row[5]} | {row[6]} |")
+    for k, what in ((2, "wall"), (3, "CPU")):
+        on = sum(row[k] for row in rows if row[1] == "on")
+        off = sum(row[k] for row in rows if row[1] == "off")
+        print(f"slowdown with OCR available ({what}, summed over {rounds} round(s)): {on / off - 1:+.1%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--questions", type=int, default=10, help="how many gold questions (first by the rule)")
+    parser.add_argument("--neighbours", type=int, default=1, help="pages either side of a gold page to scan too")
+    parser.add_argument("--scan-dpi", type=int, default=200, help="resolution the pages are 'scanned' at")
+    parser.add_argument("--work", type=Path, help="scratch folder (kept; its store is reused); default: a temp folder")
+    parser.add_argument("--rapidocr-path", help="folder holding rapidocr-onnxruntime, put first on sys.path")
+    parser.add_argument("--no-retrieval", action="store_true", help="OCR figures only, no ingest of the corpus")
+    parser.add_argument("--psm", type=int, help="tesseract page segmentation mode (default: ingest.ocr.PSM)")
+    parser.add_argument("--ocr-dpi", type=int, help="resolution OCR renders a page at (default: ingest.ocr.DPI)")
+    parser.add_argument("--no-rapidocr", action="store_true", help="tesseract only, even if rapidocr imports")
+    parser.add_argument("--reuse-reads", action="store_true",
+                        help="reuse OCR text saved in --work by an earlier run with the same settings")
+    parser.add_argument("--cold-ingest", type=int, metavar="ROUNDS",
+                        help="instead: time cold ingests of the shared corpus, OCR on then off, ROUNDS times")
+    parser.add_argument("--embed", default="onnx-int8", help="embedding backend of the cold ingests (hash: no model)")
+    args = parser.parse_args()
+
+    from core.settings import offline_environment
+
+    offline_environment()
+    from eval.metrics import quote_verified
+    from ingest import ocr
+
+    if not ocr.available():
+        raise SystemExit("tesseract is not installed (make ocr)")
+    if args.cold_ingest:
+        cold_ingests(args.cold_ingest, args.work or Path(tempfile.mkdtemp(prefix="lantern-ocr-")), args.embed)
+        return
+    ocr.PSM, ocr.DPI = args.psm or ocr.PSM, args.ocr_dpi or ocr.DPI
+    work = args.work or Path(tempfile.mkdtemp(prefix="lantern-ocr-"))
+    work.mkdir(parents=True, exist_ok=True)
+    questions = choose_questions(args.questions)
+    scans = plan_scans(questions, args.neighbours)
+    print(f"{len(questions)} questions ({', '.join(q['id'] for q in questions)}); "
+          f"{sum(len(s.pages) for s in scans)} pages of {len(scans)} PDFs scanned at {args.scan_dpi} dpi, "
+          f"OCR renders at {ocr.DPI} dpi, tesseract --psm {ocr.PSM}, OMP_THREAD_LIMIT=1", flush=True)
+    corpus = scratch_corpus(work, scans, args.scan_dpi)
+    engine = None if args.no_rapidocr else rapidocr_engine(args.rapidocr_path)
+    engines = ["tesseract"] + (["rapidocr"] if engine is not None else [])
+    cache_file = work / "reads.json"  # with --reuse-reads, OCR already done for this setup is not redone
+    cache = json.loads(cache_file.read_text()) if args.reuse_reads and cache_file.exists() else {}
+    for scan in scans:
+        path = corpus / "pdf" / scan.name
+        for e in engines:
+            key = f"{e}/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
+            if key in cache:
+                scan.reads[e], scan.wall[e], scan.cpu[e] = cache[key]
+                continue
+            if e == "tesseract":
+                read_tesseract(scan, path)
+            else:
+                read_rapidocr(scan, path, engine)
+            cache[key] = [scan.reads[e], scan.wall[e], scan.cpu[e]]
+        print(f"  read {scan.name} ({len(scan.pages)} pages)", flush=True)
+    if args.work:
+        cache_file.write_text(json.dumps(cache))
+
+    gold_quotes = {(g["file"][4:], int(g["page"])): g["quote"] for q in questions for g in q["gold"]}
+    measures = ("strict", "order-free", "word recall")
+    rates: dict[tuple[str, str], list[float]] = {(e, m): [] for e in engines for m in measures}
+    lengths: list[int] = []
+    header = " | ".join(f"{e} {'' if m == 'word recall' else 'CER '}{m}" for e in engines for m in measures)
+    print(f"\n| file | page | chars | {header} | gold quote read ({engines[0]}) |")
+    print("|---|---|---|" + "---|" * (len(engines) * len(measures)) + "---|")
+    for scan in scans:
+        for k, page in enumerate(scan.pages):
+            truth = scan.truths[k]
+            lengths.append(len(" ".join(truth.split())))
+            cells = []
+            for e in engines:
+                read = scan.reads[e][k]
+                values = (ocr.character_error_rate(read, truth), order_free_cer(read, truth), word_recall(read, truth))
+                for m, value in zip(measures, values, strict=True):
+                    rates[e, m].append(value)
+                    cells.append(f"{value:.3f}")
+            quote = gold_quotes.get((scan.name, page))
+            quoted = "" if quote is None else ("yes" if quote_verified(quote, scan.reads[engines[0]][k]) else "NO")
+            print(f"| {scan.name[:48]} | {page} | {lengths[-1]} | {' | '.join(cells)} | {quoted} |")
+    pages = sum(len(s.pages) for s in scans)
+    print(f"\n| engine | measure | pooled | median page | pages with CER ≤ {TARGET_CER:.0%} | wall s/page | CPU s/page |")
+    print("|---|---|---|---|---|---|---|")
+    for e in engines:
+        for m in measures:
+            page_rates = rates[e, m]
+            pooled = sum(r * n for r, n in zip(page_rates, lengths, strict=True)) / max(sum(lengths), 1)
+            median = sorted(page_rates)[len(page_rates) // 2]
+            within = "" if m == "word recall" else f"{sum(r <= TARGET_CER for r in page_rates)}/{pages}"
+            print(f"| {e} | {m} | {pooled:.4f} | {median:.4f} | {within} | "
+                  f"{sum(s.wall[e] for s in scans) / pages:.2f} | {sum(s.cpu[e] for s in scans) / pages:.2f} |")
+    quotes = [(s.name, p) for s in scans for p in s.pages if (s.name, p) in gold_quotes]
+    read_ok = sum(quote_verified(gold_quotes[key], next(s.reads[engines[0]][s.pages.index(key[1])]
+                                                          for s in scans if s.name == key[0])) for key in quotes)
+    print(f"\ngold quotes read verbatim by {engines[0]}: {read_ok}/{len(quotes)}")
+    if args.no_retrieval:
+        return
+    hits = retrieval(questions, scans, corpus, work / "store")
+    print("\n| question | gold pages | hit@5 original | hit@5 scanned |\n|---|---|---|---|")
+    for i, q in enumerate(questions):
+        gold = ", ".join(f"{g['file'][4:30]}… p{g['page']}" for g in q["gold"])
+        print(f"| {q['id']} | {gold} | {int(hits['original'][i])} | {int(hits['scanned'][i])} |")
+    print(f"\npage hit@5: original {sum(hits['original'])}/{len(questions)}, "
+          f"scanned {sum(hits['scanned'])}/{len(questions)}")
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
