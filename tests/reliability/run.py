@@ -35,9 +35,11 @@ ROWS: dict[str, tuple[str, str]] = {
                      "the kill): {lost} lost, {duplicated} duplicated ids, consistent after the next run, {orphans} "
                      "orphan processes"),
     "damage": ("damaged store files",
-               "{files} files x deleted/truncated/overwritten = {cases}: {detected} seen by status and doctor, "
-               "{repaired} repaired by the documented command; {unseen_but_harmless} unseen but harmless "
-               "({harmless_cases}); answers identical to the intact store in {answers_identical}/{cases}"),
+               "{cases} damages over all {files} files of a store (each file once, deleted, truncated or "
+               "overwritten in turn; the ledger, chroma.sqlite3, the HNSW vectors and the keyword manifest all "
+               "three ways): {detected} seen by status and doctor, {repaired} repaired by the documented command; "
+               "{unseen_but_harmless} unseen but harmless ({harmless_cases}); answers identical to the intact "
+               "store in {answers_identical}/{cases}"),
     "concurrency": ("concurrent writers and readers",
                     "{writers} ingests at once and {asks} questions meanwhile: {errors} errors, {answered} answered, "
                     "store consistent (questions done in {reader_seconds} s, writers in {writer_seconds} s)"),

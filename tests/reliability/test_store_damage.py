@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from core.types import Chunk, Page
 from ingest.embed import HashEmbedder
 from ingest.pipeline import ingest
 
-from .harness import FULL, record
+from .harness import FULL, clean_env, record
 
 pytestmark = pytest.mark.promise("damage")
 
@@ -252,9 +254,9 @@ WORDS = ["referral", "shelter", "labour", "inspector", "victim", "consent", "deb
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dict]]:
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store past Chroma's 1,000-vector sync threshold (so its HNSW segment files exist), built
-    by `lantern ingest` from the sample corpus and a generated register, and its answers."""
+    by `lantern ingest` from the sample corpus and a generated register."""
     root = tmp_path_factory.mktemp("matrix")
     corpus = root / "corpus"
     shutil.copytree(SAMPLE_CORPUS, corpus)
@@ -264,85 +266,64 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, di
     settings = settings_for(root, embed_backend="hash", chunk_size=48)
     report = ingest([corpus], settings)
     assert not report.failed and report.chunks > 1000
-    return root / "store", _answers(root / "store")
+    return root / "store"
 
 
-def _answers(store: Path) -> dict[str, dict]:
-    settings = settings_for(store.parent, store=store, embed_backend="hash")
-    with Lantern.open(settings=settings) as lt:
-        out = {}
-        for q in MATRIX_QUESTIONS:
-            answer = lt.ask(q).to_dict()
-            answer.pop("timings_ms")
-            out[q] = answer
-        return out
+def _trial(intact: Path, trial: Path, rel: str, how: str, seed: int) -> dict:
+    """Copy the store, damage one file, check, repair and ask, in a fresh process (damage_trial.py)."""
+    shutil.copytree(intact, trial)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("damage_trial.py")), str(trial), rel, how, str(seed),
+         str(intact / "ledger.sqlite"), json.dumps(MATRIX_QUESTIONS)],
+        capture_output=True, text=True, timeout=600, env=clean_env(),
+    )
+    shutil.rmtree(trial, ignore_errors=True)
+    assert proc.returncode == 0, f"{how} {rel}: the trial process failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
-def _damage(path: Path, how: str, seed: int) -> None:
-    if how == "deleted":
-        path.unlink()
-    elif how == "truncated":
-        with open(path, "r+b") as fh:
-            fh.truncate(path.stat().st_size // 3)
-    else:
-        path.write_bytes(np.random.default_rng(seed).bytes(max(path.stat().st_size, 64)))
-
-
-def _forget_chroma_clients() -> None:
-    """Each trial store is opened in this process: drop Chroma's cached clients between them."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
-
-
-def _store_files(store: Path) -> list[str]:
+def _cases(store: Path) -> list[tuple[str, str]]:
+    """Every file of the store damaged once (the three damages in turn), and the files that matter
+    most (ledger, Chroma's database and vectors, the keyword index's manifest) all three ways. The
+    default run takes one file of each part."""
     files = sorted(p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file())
-    if FULL:
-        return files
-    # the default run: one file of each part
-    pick = ["ledger.sqlite", "chroma/chroma.sqlite3", "keyword/lantern.json", "write.lock"]
-    pick += [next(f for f in files if f.endswith("data_level0.bin")), next(f for f in files if f.startswith("files/"))]
-    return pick
+    core = {"ledger.sqlite", "chroma/chroma.sqlite3", "keyword/lantern.json"}
+    core.add(next(f for f in files if f.endswith("data_level0.bin")))
+    if not FULL:
+        pick = sorted(core) + ["write.lock", next(f for f in files if f.startswith("files/"))]
+        return [(f, DAMAGES[i % 3]) for i, f in enumerate(pick)]
+    cases = [(f, DAMAGES[i % 3]) for i, f in enumerate(files)]
+    return cases + [(f, how) for f in sorted(core) for how in DAMAGES if (f, how) not in cases]
 
 
-def test_every_store_file_damaged_is_seen_repaired_and_answers_are_identical(matrix, tmp_path: Path, capsys) -> None:
-    intact, answers = matrix
-    files = _store_files(intact)
-    assert any(f.startswith("chroma/") and f.endswith(".bin") for f in files)
-    cases = [(f, how) for f in files for how in DAMAGES]
+@pytest.mark.integration  # a process per trial
+def test_every_store_file_damaged_is_seen_repaired_and_answers_are_identical(matrix: Path, tmp_path: Path) -> None:
+    intact = matrix
+    baseline = _trial(intact, tmp_path / "baseline", "-", "none", 0)["answers"]
+    cases = _cases(intact)
+    assert any(f.startswith("chroma/") and f.endswith(".bin") for f, _ in cases)
     detected = repaired = identical = 0
     harmless: list[str] = []
     failures: list[str] = []
     for i, (rel, how) in enumerate(cases):
-        trial = tmp_path / f"trial-{i}"
-        shutil.copytree(intact, trial)
-        _damage(trial / rel, how, seed=i)
-        try:
-            code, out, err = lantern(capsys, trial, "status")
-            seen_by_status = (code == 1 and err.startswith("lantern: ")) or "problem:" in out
-            seen_by_doctor = lantern(capsys, trial, "doctor")[0] == 1
-            assert seen_by_status == seen_by_doctor, f"{how} {rel}: status and doctor disagree ({out}{err})"
-            if seen_by_status:
-                detected += 1
-                if rel == "ledger.sqlite":  # the documented way out: the backup
-                    shutil.copy2(intact / rel, trial / rel)
-                else:
-                    code, out, err = lantern(capsys, trial, "doctor", "--repair")
-                    assert code == 0, f"{how} {rel}: doctor --repair failed: {out}{err}"
-                assert lantern(capsys, trial, "doctor")[0] == 0, f"{how} {rel}: still damaged"
+        result = _trial(intact, tmp_path / f"trial-{i}", rel, how, seed=i)
+        where = f"{how} {rel}"
+        if result["seen_by_status"] != result["seen_by_doctor"]:
+            failures.append(f"{where}: status and doctor disagree ({result['status']})")
+        elif result["seen_by_status"]:
+            detected += 1
+            if result["repair"] != 0 or result["doctor_after"] != 0:
+                failures.append(f"{where}: not repaired ({result.get('repair_output', '')})")
+            else:
                 repaired += 1
-            else:  # unseen is allowed only where it changes nothing a user gets (checked below)
-                assert rel in HARMLESS or rel.startswith("chroma/"), f"{how} {rel}: not seen ({out}{err})"
-                harmless.append(f"{how} {Path(rel).name}")
-            _forget_chroma_clients()
-            got = _answers(trial)
-            assert got == answers, f"{how} {rel}: answers differ from the intact store's"
+        elif rel in HARMLESS or rel.startswith("chroma/"):  # unseen: allowed only if no answer changes
+            harmless.append(f"{how} {Path(rel).name}")
+        else:
+            failures.append(f"{where}: not seen ({result['status']})")
+        if result["answers"] == baseline:
             identical += 1
-        except AssertionError as exc:
-            failures.append(str(exc).splitlines()[0])
-        finally:
-            _forget_chroma_clients()
-            shutil.rmtree(trial, ignore_errors=True)
+        else:
+            failures.append(f"{where}: answers differ from the intact store's")
     assert failures == [], failures
-    record("damage", files=len(files), cases=len(cases), detected=detected, repaired=repaired,
+    record("damage", files=len({f for f, _ in cases}), cases=len(cases), detected=detected, repaired=repaired,
            answers_identical=identical, unseen_but_harmless=len(harmless), harmless_cases=", ".join(harmless))
