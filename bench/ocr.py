@@ -38,6 +38,10 @@ Measured (2 shared cores under heavy load; 10 questions d001…d016, 33 pages of
 400 dpi instead of 300 changed the CER of three of the worst pages by under 0.6 points at ~1.8× the
 time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10.
 
+Cold ingest of the shared corpus (`--cold-ingest 2 --embed hash`), OCR on / off: CPU 120.5 / 128.1 s
+and 131.7 / 128.7 s (−1.8% summed); one page OCR'd. Wall times (945 / 513, 548 / 298 s) followed
+the load other jobs put on the shared machine (load average 9 to 17), not OCR.
+
 `--rapidocr-path` is a folder to put first on sys.path (rapidocr-onnxruntime is not a
 dependency of Lantern: `pip install --target DIR rapidocr-onnxruntime` to compare).
 """

@@ -9,6 +9,11 @@ at most 120 characters, and no sentence ending. Reports page hit@5 (a gold page 
 retrieved) and required-fact recall of the offline answer, per question and overall, plus the
 ingest time of each store.
 
+Measured (whole shared corpus, MiniLM int8): pypdf only, page hit@5 0.80 and required-fact recall
+0.18 (t027 and t130 miss their page). With table rows: not yet measured after rows were limited to
+tables with a real header row and PDF rows with a label (a run on the shared 2-core machine under
+load did not finish in time).
+
     python bench/tables.py [--embed onnx-int8|hash] [--questions ../shared/eval/*.jsonl]
                            [--gold-pdfs-only | --base-store STORE] [--work DIR]
 """
