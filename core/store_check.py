@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -152,23 +152,39 @@ def check(store, quick: bool = False, embed: EmbedChunks | None = None) -> list[
 
 def rebuild_chroma(store, embed: EmbedChunks, reset: bool, batch: int = 256,
                    progress: Callable[[int, int], None] | None = None) -> int:
-    """Put every ledger chunk missing from Chroma back, re-embedded from its text (the caller
-    holds the write lock). `reset`: the collection is unreadable, start it afresh. Returns the
-    number of passages embedded. The generation moves on, so the keyword index must be rebuilt."""
+    """Put every ledger chunk missing from Chroma back (the caller holds the write lock): with
+    the vector the ledger keeps for it, else re-embedded from its text (a store written before
+    the ledger kept vectors). `reset`: the collection is unreadable, start it afresh. Returns
+    the number of passages put back. The generation moves on, so the keyword index must be
+    rebuilt."""
     if reset:
         if store.settings.chroma:
             collection = store.collection
             ids = collection.get(include=[])["ids"]
-            for start in range(0, len(ids), 5000):
-                collection.delete(ids=ids[start : start + 5000])
+            for start in range(0, len(ids), store.chroma_batch):
+                collection.delete(ids=ids[start : start + store.chroma_batch])
         else:
             store.reopen_collection()
             shutil.rmtree(store.root / "chroma", ignore_errors=True)
     present = set(store.collection.get(include=[])["ids"])
-    todo = [c for c in store.chunks() if c.id not in present]
-    for start in range(0, len(todo), batch):
-        part = todo[start : start + batch]
-        store.add_vectors(part, embed(part))
+    todo: list[tuple[Chunk, np.ndarray | None]] = []
+    seq: dict[str, int] = {}
+    kept: tuple[str | None, np.ndarray | None] = (None, None)
+    for chunk in store.chunks():  # in chunk order within each document, as its vectors are kept
+        i = seq[chunk.source] = seq.get(chunk.source, -1) + 1
+        if chunk.id in present:
+            continue
+        if kept[0] != chunk.source:
+            kept = (chunk.source, store.document_vectors(chunk.source))
+        vectors = kept[1]
+        todo.append((chunk, vectors[i] if vectors is not None and i < len(vectors) else None))
+    size = max(batch, store.chroma_batch if all(v is not None for _, v in todo) else batch)
+    for start in range(0, len(todo), size):
+        part = todo[start : start + size]
+        missing = [c for c, v in part if v is None]
+        fresh: Iterator[np.ndarray] = iter(embed(missing) if missing else [])
+        vectors = np.stack([np.asarray(v if v is not None else next(fresh), dtype=np.float32) for _, v in part])
+        store.add_vectors([c for c, _ in part], vectors)
         if progress:
             progress(start + len(part), len(todo))
     # a new generation tells other processes' readers to drop their cached Chroma clients

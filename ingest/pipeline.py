@@ -326,7 +326,8 @@ def repair(settings: Settings, progress: ProgressCallback | None = None) -> list
 
 def repair_locked(store, settings: Settings, quick: bool = False, progress: ProgressCallback | None = None) -> list[str]:
     """Fix what `core.store_check` finds (the caller holds the write lock); what was done, one
-    line each. Chroma is re-embedded from the ledger's chunk texts with the store's own model."""
+    line each. Chroma gets its vectors back from the ledger (re-embedded from the chunk texts with
+the store's own model where the ledger holds none)."""
     from core.keyword import KeywordIndex
     from core.store_check import check, rebuild_chroma
 
@@ -345,7 +346,7 @@ def repair_locked(store, settings: Settings, quick: bool = False, progress: Prog
             reset=any(p.code in ("unreadable", "vectors_lost") for p in chroma),
             progress=lambda d, t: notify("re-embedding passages into Chroma", d, t),
         )
-        done.append(f"rebuilt Chroma from the ledger ({chroma[0].message}; {n} passages re-embedded)")
+        done.append(f"rebuilt Chroma from the ledger ({chroma[0].message}; {n} passages put back)")
     if chroma or any(p.part == "keyword" for p in problems):  # a Chroma rebuild moves the generation on
         KeywordIndex.rebuild(store)
         done.append("rebuilt the keyword index from the ledger")

@@ -101,7 +101,7 @@ def test_deleted_chroma_shows_in_status_and_doctor_repairs_it(store_dir: Path, c
     assert lantern(capsys, store_dir, "doctor")[0] == 1
 
     code, out, _ = lantern(capsys, store_dir, "doctor", "--repair")
-    assert code == 0 and "rebuilt Chroma from the ledger" in out and "40 passages re-embedded" in out
+    assert code == 0 and "rebuilt Chroma from the ledger" in out and "40 passages put back" in out
     assert lantern(capsys, store_dir, "doctor")[0] == 0
     assert dense_hits(store_dir) > 0
 
