@@ -10,7 +10,6 @@ client; the result then goes through the citation checker like any other answer.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import numpy as np
 
 from core.errors import EndpointError
 from core.settings import Settings
-from core.text import MARKER, content_words, neutralise_markers, sentences, words
+from core.text import MARKER, content_words, idf_weights, neutralise_markers, sentences, words
 from core.types import Citation, Hit
 
 from .compose import Asks, analyse, carries, leans_back
@@ -66,12 +65,6 @@ class _Candidate:
 
     def overlaps(self, other: _Candidate) -> bool:
         return self.hit_index == other.hit_index and self.unit.start < other.unit.end and other.unit.start < self.unit.end
-
-
-def _idf(words: list[str], hits: list[Hit]) -> dict[str, float]:
-    docs = [set(content_words(h.chunk.text)) for h in hits]
-    n = len(docs) or 1
-    return {w: math.log(1 + n / (1 + sum(w in d for d in docs))) + 0.5 for w in set(words)}
 
 
 def _usable(unit: Unit) -> bool:
@@ -121,7 +114,8 @@ def extractive_answer(
     if not candidates:
         return Draft("", [], abstained=True)
     q_words = set(content_words(question))
-    idf = _idf([*q_words, *(w for p in asks.parts for w in content_words(p))], hits)
+    idf = idf_weights([*q_words, *(w for p in asks.parts for w in content_words(p))],
+                      [set(content_words(h.chunk.text)) for h in hits])
     for c in candidates:
         c.lexical = _overlap(q_words, idf, c.unit)
     keep = sorted(candidates, key=lambda c: c.lexical + 0.1 / (1 + c.hit_index), reverse=True)[:MAX_EMBEDDED]

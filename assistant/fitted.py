@@ -26,6 +26,12 @@ class Fusion:
     candidates: int  # chunks taken from each half before fusion
 
 
+def _linear(features: tuple[str, ...], mean: tuple[float, ...], scale: tuple[float, ...], coef: tuple[float, ...],
+            values: dict[str, float]) -> float:
+    """Σ coef·(value − mean)/scale over standardised features; a missing feature reads as its mean."""
+    return sum(w * (values.get(n, mu) - mu) / (sd or 1.0) for n, mu, sd, w in zip(features, mean, scale, coef, strict=True))
+
+
 @dataclass(frozen=True)
 class AbstainModel:
     """Logistic regression on standardised evidence features: P(the corpus does not answer)."""
@@ -39,9 +45,7 @@ class AbstainModel:
 
     def probability(self, values: dict[str, float]) -> float:
         """P(unanswerable) for one question's evidence; a missing feature reads as its mean."""
-        z = self.intercept
-        for name, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef, strict=True):
-            z += w * (values.get(name, mu) - mu) / (sd or 1.0)
+        z = self.intercept + _linear(self.features, self.mean, self.scale, self.coef, values)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,8 +63,7 @@ class Ranker:
     coef: tuple[float, ...]
 
     def score(self, values: dict[str, float]) -> float:
-        return sum(w * (values.get(n, mu) - mu) / (sd or 1.0)
-                   for n, mu, sd, w in zip(self.features, self.mean, self.scale, self.coef, strict=True))
+        return _linear(self.features, self.mean, self.scale, self.coef, values)
 
     def to_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),

@@ -12,12 +12,11 @@ gold questions (bench/fit.py) and live in assistant/fitted.json.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.text import content_words, numbers, sentences
+from core.text import content_words, idf_weights, numbers, sentences
 from core.types import Chunk
 
 from .fitted import FITTED, Ranker
@@ -50,7 +49,7 @@ def features(question: str, candidates: Sequence[Candidate]) -> list[dict[str, f
     q_numbers = numbers(question)
     texts = [set(content_words(c.chunk.text)) for c in candidates]
     n = len(candidates)
-    idf = {w: math.log(1 + n / (1 + sum(w in t for t in texts))) + 0.5 for w in q_words}
+    idf = idf_weights(q_words, texts)
     top_fused = candidates[0].fused or 1.0
     dense_known = [c.dense for c in candidates if c.dense is not None]
     best_dense = max(dense_known, default=0.0)

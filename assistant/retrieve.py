@@ -175,9 +175,11 @@ class Retriever:
             fused = self.crosslingual.apply(question, language, both, fused, self.store.chunks, top_keyword)
         # --- end of cross-lingual stage
         dense_ids, keyword_ids = dict(dense), dict(keyword)
-        if english and FITTED.ranker is not None:  # second stage (assistant/rerank.py); other languages: e5 above
-            fused = self._rerank(question, fused, dense_ids, keyword_ids)
-        chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in fused[: top_k * 4]])}
+        ranking = english and FITTED.ranker is not None  # second stage (assistant/rerank.py); others: e5 above
+        wanted = fused[: max(top_k * 4, RERANK_DEPTH if ranking else 0)]
+        chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in wanted])}
+        if ranking:
+            fused = self._rerank(question, fused, chunks, dense_ids, keyword_ids)
         hits = [
             Hit(chunks[cid], score, 0, "+".join(n for n, ids in (("dense", dense_ids), ("keyword", keyword_ids)) if cid in ids))
             for cid, score in fused[: top_k * 4]
@@ -191,10 +193,11 @@ class Retriever:
         pool = [chunks[cid] for cid, _ in fused[: top_k * 4] if cid in chunks]
         return SearchResult(hits, best, english, vector, top_dense, [s for _, s in keyword[:3]], pool)
 
-    def _rerank(self, question: str, fused: list[tuple[str, float]], dense: dict[str, float],
+    @staticmethod
+    def _rerank(question: str, fused: list[tuple[str, float]], chunks: dict[str, Chunk], dense: dict[str, float],
                 keyword: dict[str, float]) -> list[tuple[str, float]]:
+        """`fused` with its first RERANK_DEPTH candidates (whose chunks are in `chunks`) re-ordered."""
         head = fused[:RERANK_DEPTH]
-        chunks = {c.id: c for c in self.store.chunks([cid for cid, _ in head])}
         found = [Candidate(chunks[cid], s, dense.get(cid), keyword.get(cid)) for cid, s in head if cid in chunks]
         return [(c.chunk.id, c.fused) for c in rerank(question, found)] + fused[RERANK_DEPTH:]
 

@@ -46,7 +46,7 @@ from assistant.rerank import Candidate, features  # noqa: E402
 from assistant.retrieve import fuse, merge_overlapping  # noqa: E402
 from core.text import all_stopwords  # noqa: E402
 from core.types import Chunk, Hit  # noqa: E402
-from eval.dataset import Question, load_dataset  # noqa: E402
+from eval.dataset import Question, load_dataset, stratified_folds  # noqa: E402
 from eval.metrics import abstention_scores, mean  # noqa: E402
 from eval.scoring import DEPTH, gold_page_keys, page_key, retrieval_scores  # noqa: E402
 
@@ -134,7 +134,7 @@ class Simulator:
                          dense_weight=weight)
             d, k = dict(dense), dict(keyword)
             self._candidates[key] = [Candidate(self.chunks[cid], s, d.get(cid), k.get(cid))
-                                     for cid, s in fused[: max(RERANK_DEPTH, 40)] if cid in self.chunks]
+                                     for cid, s in fused[: max(RERANK_DEPTH, DEPTH * 4)] if cid in self.chunks]
         return self._candidates[key]
 
     def features(self, q: Question, f: Fusion) -> list[dict[str, float]]:
@@ -266,22 +266,6 @@ def operating_point(p: np.ndarray, y: np.ndarray) -> float:
     return float((low_edge + lo) / 2)  # halfway between the last refused and the first accepted score
 
 
-def folds_of(questions: Sequence[Question], k: int, seed: int = 0) -> list[int]:
-    """Fold index per question, stratified by category."""
-    rng = np.random.default_rng(seed)
-    fold = [0] * len(questions)
-    by_cat: dict[str, list[int]] = {}
-    for i, q in enumerate(questions):
-        by_cat.setdefault(q.category, []).append(i)
-    offset = 0
-    for cat in sorted(by_cat):
-        idx = by_cat[cat]
-        for j, i in enumerate(rng.permutation(idx)):
-            fold[int(i)] = (j + offset) % k
-        offset += len(idx)
-    return fold
-
-
 def fit_gate(x: np.ndarray, y: np.ndarray, k: int) -> AbstainModel:
     """Coefficients on all of x; the operating point from k-fold predictions within x."""
     inner = np.arange(len(y)) % k
@@ -367,7 +351,7 @@ def main() -> None:
     before = [legacy_abstain(q, sim.hits(q.id, current, TOP_K, texts=True), pools[q.id]) for q in questions]
     rows = {"current (main: K 30, w 1.5, 60, legacy rule)": figures(sim, questions, lambda q: current, before)}
 
-    fold = folds_of(questions, args.folds)
+    fold = stratified_folds(questions, args.folds)
     fusion_of: dict[str, Fusion] = {}
     ranker_of: dict[str, Ranker] = {}
     p_oof = np.zeros(len(questions))

@@ -35,7 +35,7 @@ offline_environment()
 from assistant.answer import extractive_answer  # noqa: E402
 from assistant.fitted import FITTED, PATH, Composer  # noqa: E402
 from core.text import strip_markers  # noqa: E402
-from eval.dataset import Question, load_dataset  # noqa: E402
+from eval.dataset import Question, load_dataset, stratified_folds  # noqa: E402
 from eval.scoring import answer_scores  # noqa: E402
 
 GOLD = [REPO.parent / "shared" / "eval" / n for n in ("dev_questions.jsonl", "tune_questions.jsonl")]
@@ -55,19 +55,6 @@ class CachedEmbedder:
         if todo:
             self.memory.update(zip(todo, self.embedder.embed(todo), strict=True))
         return np.array([self.memory[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
-
-
-def folds_of(questions: Sequence[Question], k: int, seed: int = 0) -> list[int]:
-    """Fold index per question, stratified by category (as bench/fit.py)."""
-    rng = np.random.default_rng(seed)
-    fold = [0] * len(questions)
-    offset = 0
-    for cat in sorted({q.category for q in questions}):
-        idx = [i for i, q in enumerate(questions) if q.category == cat]
-        for j, i in enumerate(rng.permutation(idx)):
-            fold[int(i)] = (j + offset) % k
-        offset += len(idx)
-    return fold
 
 
 def main() -> None:
@@ -105,7 +92,7 @@ def main() -> None:
     def objective(w: Composer, idx: Sequence[int]) -> float:
         return sum(results[w][i][0] + results[w][i][1] for i in idx) / max(1, len(idx))
 
-    fold = folds_of(questions, args.folds)
+    fold = stratified_folds(questions, args.folds)
     oof: list[tuple[float, float, int]] = [(0.0, 0.0, 0)] * len(questions)
     for f in range(args.folds):
         train = [i for i, g in enumerate(fold) if g != f]

@@ -8,10 +8,11 @@ Snowball stemmers from PyStemmer, langid.py's model), never from the questions w
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -204,6 +205,13 @@ def content_words(text: str, lang: str = "en") -> list[str]:
 
 # Negation cues of the corpus languages: stopword lists drop them, so support by shared words
 # alone would count "children need to consent" as backed by "children do not need to consent".
+def idf_weights(terms: Iterable[str], passages: Sequence[set[str]]) -> dict[str, float]:
+    """How telling each term is among a few passages (their content-word sets): rarer weighs more,
+    and a term in every passage still counts (+0.5), so a word of the question is never worthless."""
+    n = len(passages) or 1
+    return {w: math.log(1 + n / (1 + sum(w in p for p in passages))) + 0.5 for w in set(terms)}
+
+
 _NEGATION = re.compile(
     r"\b(?:not|no|never|neither|nor|none|nobody|nothing|without|cannot|can't|\w+n[’']t|"
     r"niet|geen|nooit|zonder|pas|jamais|aucun|aucune|sans|nicht|kein|keine|nie|nunca|sin)\b",

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +252,25 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
     except OSError as exc:
         raise DatasetError(str(p), None, f"cannot read: {exc.strerror or exc}") from None
     return _parse_lines(enumerate(text.splitlines(), start=1), p)
+
+
+def stratified_folds(questions: Sequence[Question], k: int, seed: int = 0) -> list[int]:
+    """A cross-validation fold index per question, each category spread evenly over the k folds,
+    so every fitting script (bench/fit.py, bench/fit_answers.py) holds out the same questions."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    fold = [0] * len(questions)
+    by_cat: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        by_cat.setdefault(q.category, []).append(i)
+    offset = 0
+    for cat in sorted(by_cat):
+        idx = by_cat[cat]
+        for j, i in enumerate(rng.permutation(idx)):
+            fold[int(i)] = (j + offset) % k
+        offset += len(idx)
+    return fold
 
 
 def validate_against(dataset: Dataset, known_sources: set[str]) -> None:

@@ -25,6 +25,7 @@ import csv
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -55,6 +56,29 @@ TREATY = "ilo-c105-abolition-of-forced-labour-convention-1957.md"  # English, th
 RESOURCE_PAGE = "resource-page-national-referral-mechanisms.txt"
 
 STRICT = os.environ.get("LANTERN_TEST_STRICT") == "1"  # set by `make test`: CI must run every test
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """End a server the test started: ask, then kill if it has not gone within `timeout` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def ledger_states(ledger: Path) -> list[str]:
+    """Each document's state in a store's ledger, read-only ([] while it cannot be read: a writer
+    may be mid-way, or the file half-made by a killed run)."""
+    try:
+        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1)
+        try:
+            return [r[0] for r in db.execute("SELECT state FROM documents")]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return []
 
 
 def unavailable(reason: str) -> None:
@@ -196,10 +220,5 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 15)
         log.close()

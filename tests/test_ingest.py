@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from conftest import (
     TREATY,
     copy_with_manifest,
     lantern_command,
+    ledger_states,
     needs_shared,
     run_lantern,
     settings_for,
@@ -704,17 +704,6 @@ def test_broken_new_version_keeps_the_stored_one(md_corpus: Path, tmp_path: Path
 # --------------------------------------------------------------------------- crash recovery
 
 
-def _ledger_states(ledger: Path) -> list[str]:
-    try:
-        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1)
-        try:
-            return [r[0] for r in db.execute("SELECT state FROM documents")]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return []
-
-
 def _kill_when(store: Path, corpus: Path, ready, timeout: float = 120) -> list[str]:
     """Start `lantern ingest`, SIGKILL its whole process group once `ready(states)` holds."""
     proc = subprocess.Popen(
@@ -725,7 +714,7 @@ def _kill_when(store: Path, corpus: Path, ready, timeout: float = 120) -> list[s
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            states = _ledger_states(ledger) if ledger.exists() else None
+            states = ledger_states(ledger) if ledger.exists() else None
             if states is not None and ready(states):
                 os.killpg(proc.pid, signal.SIGKILL)
                 break
@@ -735,7 +724,7 @@ def _kill_when(store: Path, corpus: Path, ready, timeout: float = 120) -> list[s
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
-    return _ledger_states(ledger)
+    return ledger_states(ledger)
 
 
 # name: (kill when the ledger's document states satisfy this, most documents complete at the kill)

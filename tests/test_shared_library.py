@@ -15,7 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CORPUS, copy_with_manifest, free_port, lantern_command, run_lantern, unavailable
+from conftest import (
+    CORPUS,
+    copy_with_manifest,
+    free_port,
+    lantern_command,
+    run_lantern,
+    stop_process,
+    unavailable,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,12 +71,7 @@ class Server:
 
     def stop(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc, 20)
         self.log.close()
 
 

@@ -15,13 +15,13 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import ledger_states
 
 from .harness import (
     CORPUS,
@@ -46,17 +46,6 @@ pytestmark = [
 ]
 
 ORPHAN_WAIT = 5.0
-
-
-def ledger_states(ledger: Path) -> list[str]:
-    try:
-        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1)
-        try:
-            return [r[0] for r in db.execute("SELECT state FROM documents")]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return []
 
 
 def ingest_args(corpus: Path, store: Path, *extra: str) -> list[str]:

@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CORPUS
+from conftest import SAMPLE_CORPUS, stop_process
 
 from core.settings import Settings
 
@@ -145,12 +145,7 @@ def test_ingest_status_ask_and_ui_connect_to_nothing_outside_loopback(tmp_path: 
         history = job.result(timeout=180)[0]
         assert history and history[-1]["role"] == "assistant"
     finally:
-        ui.terminate()
-        try:
-            ui.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            ui.kill()
-            ui.wait()
+        stop_process(ui, 30)
 
     events = guard.events()
     outside = [e for e in events if not e["allowed"]]
