@@ -222,7 +222,7 @@ class KeywordIndex:
         folder: Path = store.root / "keyword"
         info = json.loads((folder / "lantern.json").read_text())
         if info.get("format") != FORMAT:
-            raise ValueError(f"saved in format {info.get('format', 1)}, this Lantern reads format {FORMAT}")
+            raise ValueError(f"stale: saved in format {info.get('format', 1)}, this Lantern reads format {FORMAT}")
         if info["generation"] != store.generation:
             raise ValueError(f"stale: built from ledger generation {info['generation']}, the ledger is at {store.generation}")
         retriever = bm25s.BM25.load(str(folder), mmap=True)
