@@ -42,11 +42,12 @@ KEYWORD_WEIGHT = FITTED.fusion.keyword_weight  # weight of the keyword half; the
 FOREIGN_DENSE_WEIGHT = FITTED.fusion.foreign_dense_weight  # dense half for questions not in English
 CANDIDATES = FITTED.fusion.candidates  # per half, before fusion
 # Dense search inside a filter: up to EXACT_ROWS admitted chunks are scored exactly from the
-# store's row vectors (~0.5 ms of CPU per 1,000 rows); a broader filter over-fetches Chroma's nearest
-# neighbours, at most OVERFETCH_MAX (a filter admitting more than ~1/13 of the library at the
-# default 30 candidates), and keeps the admitted ones.
-EXACT_ROWS = 100_000
-OVERFETCH_MAX = 600
+# store's row vectors (~0.3 ms of CPU per 1,000 rows); a broader filter over-fetches Chroma's
+# nearest neighbours, at most OVERFETCH_MAX (a filter admitting more than ~1/11 of the library at
+# 60 candidates), and keeps the admitted ones; between the two, or when too few were admitted
+# among those fetched, scoring stays exact (linear, but far below Chroma's own filtered search).
+EXACT_ROWS = 200_000
+OVERFETCH_MAX = 1000
 
 
 @dataclass
@@ -219,34 +220,38 @@ class Retriever:
     def _dense_within(self, vector: np.ndarray, filters: Filters, sources: list[str] | None,
                       n: int) -> list[tuple[str, float]] | None:
         """Dense search inside a filter without Chroma's `where` (see `dense`); None when this
-        store cannot answer it so."""
+        store cannot answer it so (its ledger holds no vectors for some admitted chunk, and the
+        filter is too narrow to over-fetch)."""
         index = self._keyword
         if index is None or not len(index):
             return None
         rows = np.flatnonzero(index.doc_mask(sources, filters.language))
         if not len(rows):
             return []
-        if len(rows) <= EXACT_ROWS:
-            if index.vectors is None or index.with_vector is None or not index.with_vector[rows].all():
-                return None
-            query = np.asarray(vector, dtype=np.float32)
-            scores = np.concatenate([index.vectors[rows[at : at + 8192]] @ query for at in range(0, len(rows), 8192)])
-            top = np.argsort(-scores, kind="stable")[:n]
-            return list(zip(index.ids[rows[top]].tolist(), scores[top].astype(float).tolist(), strict=True))
+        vectors = index.vectors
+        exact = vectors is not None and index.with_vector is not None and bool(index.with_vector[rows].all())
         fetch = math.ceil(n * len(index) / len(rows) * 1.5)  # expect n admitted among them
-        if fetch > OVERFETCH_MAX:
+        if fetch <= OVERFETCH_MAX and (len(rows) > EXACT_ROWS or not exact):
+            result = self.store.collection.query(
+                query_embeddings=[vector.tolist()], n_results=fetch, include=["distances", "metadatas"]
+            )
+            admitted = None if sources is None else set(sources)
+            found = [
+                (cid, 1.0 - float(d))
+                for cid, d, meta in zip(result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True)
+                if (admitted is None or (meta or {}).get("source") in admitted)
+                and (not filters.language or (meta or {}).get("language") == filters.language)
+            ]
+            if len(found) >= n or len(result["ids"][0]) < fetch:
+                return found[:n]
+        if not exact or vectors is None:
             return None
-        result = self.store.collection.query(
-            query_embeddings=[vector.tolist()], n_results=fetch, include=["distances", "metadatas"]
-        )
-        admitted = None if sources is None else set(sources)
-        found = [
-            (cid, 1.0 - float(d))
-            for cid, d, meta in zip(result["ids"][0], result["distances"][0], result["metadatas"][0], strict=True)
-            if (admitted is None or (meta or {}).get("source") in admitted)
-            and (not filters.language or (meta or {}).get("language") == filters.language)
-        ]
-        return found[:n] if len(found) >= n or len(result["ids"][0]) < fetch else None
+        # exact: linear in the admitted rows, but far below Chroma's filtered search at any size
+        query = np.asarray(vector, dtype=np.float32)
+        scores = np.concatenate([vectors[rows[at : at + 8192]] @ query for at in range(0, len(rows), 8192)])
+        top = np.argpartition(-scores, n - 1)[:n] if len(scores) > n else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]
+        return list(zip(index.ids[rows[top]].tolist(), scores[top].astype(float).tolist(), strict=True))
 
     def keyword(self, question: str, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) with the filter applied as a mask over the index."""

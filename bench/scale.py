@@ -376,7 +376,7 @@ def query_phase(settings: Settings, n_queries: int, plans_file: Path, server: in
     """In a fresh process, as a UI would be: open, warm, then time hybrid retrieval without
     and with a publisher+year filter (publisher: a real name's family of offices, or one
     office; years from a random start)."""
-    from assistant.retrieve import Filters, Retriever
+    from assistant.retrieve import CANDIDATES, Filters, Retriever
     from core.store import Store
     from core.text import guess_language
     from ingest.embed import make_embedder
@@ -419,10 +419,10 @@ def query_phase(settings: Settings, n_queries: int, plans_file: Path, server: in
             if name:
                 admitted.append(len(sources or []))
             t = time.perf_counter()
-            retriever.dense(vector, filters, sources, 30)
+            retriever.dense(vector, filters, sources, CANDIDATES)
             rows["dense" + name].append(time.perf_counter() - t)
             t = time.perf_counter()
-            retriever.keyword(q, filters, sources, 30)
+            retriever.keyword(q, filters, sources, CANDIDATES)
             rows["keyword" + name].append(time.perf_counter() - t)
     ms = {k: (1000 * float(np.percentile(v, 50)), 1000 * float(np.percentile(v, 95))) for k, v in rows.items()}
     ms["cpu_mean"] = (1000 * float(np.mean(rows["cpu"])), 1000 * float(np.mean(rows["cpu_f"])))

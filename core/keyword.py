@@ -222,7 +222,7 @@ class KeywordIndex:
         folder: Path = store.root / "keyword"
         info = json.loads((folder / "lantern.json").read_text())
         if info.get("format") != FORMAT:
-            raise ValueError(f"saved in format {info.get('format', 1)}, this Lantern reads format {FORMAT}")
+            raise ValueError(f"stale: saved in format {info.get('format', 1)}, this Lantern reads format {FORMAT}")
         if info["generation"] != store.generation:
             raise ValueError(f"stale: built from ledger generation {info['generation']}, the ledger is at {store.generation}")
         retriever = bm25s.BM25.load(str(folder), mmap=True)
@@ -258,7 +258,7 @@ class KeywordIndex:
 
         Scores come from bm25s; the best are chosen here among the chunks that score at all
         (bm25s's own selection partitions the whole library, which is slow when a filter
-        leaves most scores at zero)."""
+        leaves most scores at zero; see `_best`)."""
         if not len(self.ids):
             return []
         ids = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
@@ -266,11 +266,24 @@ class KeywordIndex:
         if not terms:
             return []
         scores = self.retriever.get_scores_from_ids(terms, weight_mask=mask)
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hits = _best(scores, k)
         hits = hits[np.lexsort((hits, -scores[hits]))]  # best first; ties in row order
         return list(zip(self.ids[hits].tolist(), scores[hits].astype(float).tolist(), strict=True))
+
+
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the `k` highest positive scores, unordered. A cut-off is read from every 16th
+    score first (its ceil(k/8)-th best is expected near the 2k-th best overall), so only the
+    rows above it are partitioned: ~1 ms instead of ~14 ms over a million rows. When fewer than
+    `k` rows reach the cut-off, all positive rows are used; either way the result is exact."""
+    sample = scores[::16]
+    m = -(-k // 8)
+    if len(sample) > 4 * m:
+        cut = float(np.partition(sample, len(sample) - m)[len(sample) - m])
+        if cut > 0 and len(hits := np.flatnonzero(scores >= cut)) >= k:
+            return hits[np.argpartition(-scores[hits], k - 1)[:k]]
+    hits = np.flatnonzero(scores > 0)
+    return hits[np.argpartition(-scores[hits], k - 1)[:k]] if len(hits) > k else hits
 
 
 class _VectorSink:

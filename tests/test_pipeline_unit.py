@@ -184,3 +184,19 @@ def test_document_filters_resolve_alike_in_the_index_and_the_ledger(hash_setting
             assert sorted(index.find_sources(**case) or []) == sorted(store.find_sources(**case)), case
     finally:
         store.close()
+
+
+def test_best_keyword_rows_are_the_true_top_k_whatever_the_scores() -> None:
+    """The keyword half's top-k shortcut (a cut-off read from a sample) must never change the
+    result: checked against a full sort on libraries with few, many and tied positive scores."""
+    from core.keyword import _best
+
+    rng = np.random.default_rng(7)
+    for n, share, k in ((200_000, 0.8, 60), (200_000, 0.001, 60), (50, 0.5, 60), (10_000, 0.02, 5), (3000, 1.0, 1)):
+        scores = np.where(rng.random(n) < share, rng.gamma(2.0, 1.0, n), 0.0).astype(np.float32)
+        scores[rng.integers(0, n, 20)] = 3.0  # ties
+        got = _best(scores, k)
+        positive = np.flatnonzero(scores > 0)
+        want = np.sort(scores[positive])[::-1][:k]
+        assert np.array_equal(np.sort(scores[got])[::-1], want), (n, share, k)
+        assert len(set(got.tolist())) == len(got)
