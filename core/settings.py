@@ -64,7 +64,6 @@ class Settings:
     )
     answer_mode: str = _setting("auto", "auto: LLM when an endpoint is configured, else extractive", ANSWER_MODES, topic="answer")
     answer_sentences: int = _setting(4, "most sentences in an extractive answer", topic="answer")
-    answer_chars: int = _setting(900, "length budget of an extractive answer, in characters", topic="answer")
     abstain_threshold: float = _setting(0.0, "abstain when the evidence score is below this (0 = calibrated default)", topic="answer")
     llm_base_url: str = _setting("", "OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server)", topic="llm")
     llm_model: str = _setting("", "model name at that endpoint", topic="llm")
