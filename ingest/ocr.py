@@ -5,6 +5,14 @@ mixed PDF keeps its real text everywhere else. Pages are rendered with pypdfium2
 by the `tesseract` command, one single-threaded process per page (its OpenMP threads
 thrash on small shared machines; see STACK_NOTES), a few pages at a time. Without the
 `tesseract` command nothing is read and the page stays empty (`make setup` installs it).
+
+Tesseract is asked for TSV (each word with its block, paragraph and line numbers, its box and
+its confidence), not plain text, and the text is rebuilt from it the way tesseract lays out its
+own plain text (lines, then a blank line between paragraphs and blocks). The boxes let one
+misreading be undone: tesseract has no class for a list bullet and reads a "•" as "e", "©",
+"¢", "°", "*" and the like. A one-character word that opens a line of several words, is much
+smaller than the line's other words and floats above their baseline is a bullet's dot, not a
+letter (a real "a" or "e" stands on the baseline at x-height), and is restored as "•".
 """
 
 from __future__ import annotations
@@ -13,8 +21,10 @@ import io
 import os
 import shutil
 import subprocess
+import statistics
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 OCR_MAX_CHARS = 20  # a page whose text layer has fewer non-space characters is a scan candidate
@@ -22,6 +32,11 @@ DPI = 300  # tesseract reads best with capital letters 20-30 px high; a scan is 
 PSM = 3  # tesseract's automatic page segmentation: columns and blocks found on the page
 TIMEOUT_S = 120
 _LANGS = {"en": "eng", "fr": "fra", "nl": "nld"}
+BULLET = "\u2022"
+# glyphs that are list markers as read: kept, not turned into a bullet (a "»" list stays "»")
+_MARKERS = frozenset("\u2022\u00bb\u203a-\u2013\u2014\u25aa\u25a0\u25a1\u25cf\u25cb\u25e6\u25ba\u25b6\u27a2\u2713\u2714")
+BULLET_MAX_HEIGHT = 0.6  # a bullet's dot is at most this share of the height of its line's words
+BULLET_MIN_LIFT = 0.1  # ... and its bottom is at least this share of that height above their baseline
 
 
 def available() -> bool:
@@ -42,15 +57,93 @@ def needs_ocr(text: str) -> bool:
 
 def ocr_image(png: bytes, languages: str = "eng") -> str:
     """Text tesseract reads in one PNG image ("" when it fails)."""
+    return text_from_tsv(tesseract_tsv(png, languages))
+
+
+def tesseract_tsv(png: bytes, languages: str = "eng") -> str:
+    """Tesseract's TSV of one PNG image: one row per page, block, paragraph, line and word ("" when it fails)."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(
-            ["tesseract", "stdin", "stdout", "-l", languages, "--psm", str(PSM)],
+            ["tesseract", "stdin", "stdout", "-l", languages, "--psm", str(PSM), "tsv"],
             input=png, capture_output=True, timeout=TIMEOUT_S, env=env, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word of tesseract's TSV: where it sits in the layout, its box in pixels, what it reads."""
+
+    block: int
+    paragraph: int
+    line: int
+    left: int
+    top: int
+    width: int
+    height: int
+    conf: float
+    text: str
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+
+def parse_tsv(tsv: str) -> list[Word]:
+    """The words of a TSV in tesseract's reading order (rows of other levels and empty words dropped)."""
+    words = []
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
+            continue
+        try:
+            numbers = [int(c) for c in cells[2:5] + cells[6:10]]
+            conf = float(cells[10])
+        except ValueError:
+            continue
+        words.append(Word(*numbers, conf=conf, text=cells[11].strip()))  # type: ignore[arg-type]
+    return words
+
+
+def text_from_tsv(tsv: str) -> str:
+    """The page's text as tesseract would print it: words of a line joined by spaces, lines by
+    newlines, paragraphs and blocks by a blank line; a misread bullet restored (see module doc)."""
+    lines: dict[tuple[int, int, int], list[Word]] = {}
+    for word in parse_tsv(tsv):
+        lines.setdefault((word.block, word.paragraph, word.line), []).append(word)
+    out: list[str] = []
+    previous: tuple[int, int] | None = None
+    for (block, paragraph, _), words in lines.items():
+        if previous is not None:
+            out.append("\n\n" if (block, paragraph) != previous else "\n")
+        previous = (block, paragraph)
+        texts = [w.text for w in words]
+        if is_misread_bullet(words):
+            texts[0] = BULLET
+        out.append(" ".join(texts))
+    return "".join(out) + ("\n" if out else "")
+
+
+def is_misread_bullet(line: Sequence[Word]) -> bool:
+    """Whether a line's first word is a bullet's dot that tesseract read as some character:
+    one character, not a digit (a small raised digit is a footnote mark) nor itself a list
+    marker, left of the rest of the line, at most BULLET_MAX_HEIGHT of the height of the line's
+    other words, lifted off their baseline (a letter of that size would stand on it) and below
+    their tops (a quotation mark sits above). Geometry only: no word list."""
+    first, rest = line[0], line[1:]
+    if not rest or len(first.text) != 1 or first.text.isdigit() or first.text in _MARKERS:
+        return False
+    if first.left + first.width > rest[0].left:
+        return False
+    height = statistics.median(w.height for w in rest)
+    tall = [w for w in rest if w.height >= 0.5 * height]  # words, not commas or dashes
+    baseline = min(w.bottom for w in tall)  # a word without a descender stands on the baseline
+    top = statistics.median(w.top for w in tall)
+    return (first.height <= BULLET_MAX_HEIGHT * height and first.top >= top
+            and first.bottom <= baseline - BULLET_MIN_LIFT * height)
 
 
 def render_pngs(path: Path, indices: Sequence[int], dpi: int | None = None) -> dict[int, bytes]:
