@@ -20,8 +20,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 import statistics
+import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
