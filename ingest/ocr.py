@@ -100,11 +100,11 @@ def parse_tsv(tsv: str) -> list[Word]:
         if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
             continue
         try:
-            numbers = [int(c) for c in cells[2:5] + cells[6:10]]
+            block, paragraph, line, left, top, width, height = (int(c) for c in cells[2:5] + cells[6:10])
             conf = float(cells[10])
         except ValueError:
             continue
-        words.append(Word(*numbers, conf=conf, text=cells[11].strip()))  # type: ignore[arg-type]
+        words.append(Word(block, paragraph, line, left, top, width, height, conf, cells[11].strip()))
     return words
 
 
