@@ -341,8 +341,8 @@ def cold_ingests(rounds: int, work: Path, embed: str) -> None:
     for row in rows:
         print(f"| {row[0]} | {row[1]} | {row[2]:.1f} | {row[3]:.1f} | {row[4]:.1f} | {row[5]} | {row[6]} |")
     for k, what in ((2, "wall"), (3, "CPU")):
-        on = sum(row[k] for row in rows if row[1] == "on")
-        off = sum(row[k] for row in rows if row[1] == "off")
+        on = sum(float(row[k]) for row in rows if row[1] == "on")
+        off = sum(float(row[k]) for row in rows if row[1] == "off")
         print(f"slowdown with OCR available ({what}, summed over {rounds} round(s)): {on / off - 1:+.1%}")
 
 
