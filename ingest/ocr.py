@@ -37,6 +37,8 @@ BULLET = "\u2022"
 _MARKERS = frozenset("\u2022\u00bb\u203a-\u2013\u2014\u25aa\u25a0\u25a1\u25cf\u25cb\u25e6\u25ba\u25b6\u27a2\u2713\u2714")
 BULLET_MAX_HEIGHT = 0.6  # a bullet's dot is at most this share of the height of its line's words
 BULLET_MIN_LIFT = 0.1  # ... and its bottom is at least this share of that height above their baseline
+_DESCENDERS = frozenset("gjpqy,;()[]{}|/@$Q")  # glyphs that reach below the baseline in Latin type
+DESCENT = 0.2  # a descender's share of the height of a word that has one (typographic, not fitted)
 
 
 def available() -> bool:
@@ -140,7 +142,8 @@ def is_misread_bullet(line: Sequence[Word]) -> bool:
         return False
     height = statistics.median(w.height for w in rest)
     tall = [w for w in rest if w.height >= 0.5 * height]  # words, not commas or dashes
-    baseline = min(w.bottom for w in tall)  # a word without a descender stands on the baseline
+    standing = [w for w in tall if not _DESCENDERS & set(w.text)]  # they end on the baseline
+    baseline = min(w.bottom for w in standing) if standing else min(w.bottom for w in tall) - DESCENT * height
     top = statistics.median(w.top for w in tall)
     return (first.height <= BULLET_MAX_HEIGHT * height and first.top >= top
             and first.bottom <= baseline - BULLET_MIN_LIFT * height)
