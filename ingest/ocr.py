@@ -110,9 +110,10 @@ def parse_tsv(tsv: str) -> list[Word]:
     return words
 
 
-def text_from_tsv(tsv: str) -> str:
+def text_from_tsv(tsv: str, bullets: bool = True) -> str:
     """The page's text as tesseract would print it: words of a line joined by spaces, lines by
-    newlines, paragraphs and blocks by a blank line; a misread bullet restored (see module doc)."""
+    newlines, paragraphs and blocks by a blank line; a misread bullet restored unless `bullets`
+    is False (see module doc)."""
     lines: dict[tuple[int, int, int], list[Word]] = {}
     for word in parse_tsv(tsv):
         lines.setdefault((word.block, word.paragraph, word.line), []).append(word)
@@ -123,7 +124,7 @@ def text_from_tsv(tsv: str) -> str:
             out.append("\n\n" if (block, paragraph) != previous else "\n")
         previous = (block, paragraph)
         texts = [w.text for w in words]
-        if is_misread_bullet(words):
+        if bullets and is_misread_bullet(words):
             texts[0] = BULLET
         out.append(" ".join(texts))
     return "".join(out) + ("\n" if out else "")
@@ -173,12 +174,17 @@ def render_pngs(path: Path, indices: Sequence[int], dpi: int | None = None) -> d
 
 def ocr_pages(path: Path, indices: Sequence[int], languages: str = "eng", workers: int = 2) -> dict[int, str]:
     """{0-based page index: OCR text} for the given pages of a PDF; pages that read as nothing are left out."""
+    texts = {i: text_from_tsv(tsv) for i, tsv in ocr_pages_tsv(path, indices, languages, workers).items()}
+    return {i: text for i, text in texts.items() if text.strip()}
+
+
+def ocr_pages_tsv(path: Path, indices: Sequence[int], languages: str = "eng", workers: int = 2) -> dict[int, str]:
+    """{0-based page index: tesseract's TSV} for the given pages of a PDF (pages pdfium cannot render left out)."""
     if not indices or not available():
         return {}
     images = render_pngs(path, indices)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(images) or 1))) as pool:
-        texts = dict(zip(images, pool.map(lambda png: ocr_image(png, languages), images.values()), strict=True))
-    return {i: text for i, text in texts.items() if text.strip()}
+        return dict(zip(images, pool.map(lambda png: tesseract_tsv(png, languages), images.values()), strict=True))
 
 
 def character_error_rate(read: str, truth: str) -> float:
