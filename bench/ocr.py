@@ -15,8 +15,19 @@ Reported:
   tesseract (what `ingest.ocr` runs) and, when it imports, rapidocr-onnxruntime on the same
   images; whether the gold quote is read verbatim (up to whitespace and hyphenation);
 - the order-free CER: the same with OCR's blocks also tried in the text layer's order (the
-  better of the two orders counts), and word recall (share of the text layer's words read
-  exactly, order ignored);
+  better of the two orders counts);
+- the fair CER, and the fair order-free CER: the same two after `fair_text` has made alike, in
+  both texts, what a text layer encodes differently from what a reader sees (ligatures, curly
+  quotes, dash kinds, soft hyphens, and bullets drawn from symbol fonts' private-use code points
+  or mapped to control characters); see `fair_text` for the exact list. Everything a reader
+  would see as wrong still counts: a misread letter, a word missed or added (text OCR reads in a
+  logo or a banner that the text layer lacks counts as added), and in the non-order-free
+  figures the order of blocks;
+- the exact-word rate: share of the text layer's words (order ignored) that OCR read exactly,
+  after `fair_text`;
+- on the pages whose text layer has list bullets: pooled strict and fair CER with misread
+  bullets restored (what `ingest.ocr` reads) and, from the same tesseract run, left as tesseract
+  printed them;
 - OCR seconds per page: wall time with ingest's 2 worker threads, and CPU time;
 - page hit@5 (a gold page among the top 5 retrieved) for each question over the original corpus
   and over the corpus with the scans, in one store (the second ingest redoes only the scans).
@@ -277,31 +288,56 @@ def rapidocr_engine(extra_path: str | None) -> Any:
 
 
 def retrieval(questions: list[dict[str, Any]], scans: list[Scan], corpus: Path, store: Path) -> dict[str, list[bool]]:
-    """hit@5 per question over the original corpus, then over the corpus with the scans."""
+    """hit@5 per question over the original corpus, then over the corpus with the scans.
+
+    The second store is a copy of the first without the originals of the scanned files: a scan
+    sits at another path with other content, so ingest stores it as a new document beside the
+    original (under a longer key when the short one is taken), and a search over both would
+    find the original's pages. Scan documents are found by the path they were read from, not
+    by their key, and their page k is mapped back to the original page number."""
     from assistant.api import Lantern
     from core.settings import Settings
+    from core.store import Store
     from ingest.pipeline import ingest
 
-    settings = Settings.load(environ={}, store=store)
-    page_of = {f"pdf/{s.name}": s.pages for s in scans}
     out: dict[str, list[bool]] = {}
-    for label, folder, mapped in (("original", CORPUS, False), ("scanned", corpus, True)):
+    scanned_store = store.parent / f"{store.name}-scanned"
+    for label, folder, where in (("original", CORPUS, store), ("scanned", corpus, scanned_store)):
+        settings = Settings.load(environ={}, store=where)
+        if label == "scanned":
+            shutil.rmtree(scanned_store, ignore_errors=True)
+            shutil.copytree(store, scanned_store)
+            ledger = Store.open(settings)
+            try:
+                with ledger.write_lock():
+                    for scan in scans:
+                        if ledger.document(f"pdf/{scan.name}") is not None:
+                            ledger.remove_document(f"pdf/{scan.name}")
+            finally:
+                ledger.close()
         start = time.perf_counter()
         report = ingest([folder], settings)
         print(f"ingest {label}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{time.perf_counter() - start:.1f} s", flush=True)
+              f"{report.removed} removed, {time.perf_counter() - start:.1f} s", flush=True)
         if report.failed:
             raise SystemExit(f"ingest failed: {report.failed}")
         hits = []
         with Lantern.open(settings=settings) as lantern:
+            by_path = {str((corpus / "pdf" / s.name).resolve()): s for s in scans}
+            scan_of = {} if label == "original" else {
+                d.source: by_path[p] for d in lantern.store.documents()
+                if (p := str(Path(str(d.metadata.get("path", ""))).resolve())) in by_path
+            }
+            if label == "scanned" and len(scan_of) != len(scans):
+                raise SystemExit(f"{len(scans)} scans ingested, {len(scan_of)} found in the store")
             for q in questions:
                 gold = {(g["file"], int(g["page"])) for g in q["gold"]}
                 found = set()
                 for h in lantern.retrieve(q["question"], top_k=5)[:5]:
-                    page = h.chunk.page
-                    if mapped and h.chunk.source in page_of and page is not None:
-                        page = page_of[h.chunk.source][page - 1]
-                    found.add((h.chunk.source, page))
+                    source, page = h.chunk.source, h.chunk.page
+                    if source in scan_of and page is not None:
+                        source, page = f"pdf/{scan_of[source].name}", scan_of[source].pages[page - 1]
+                    found.add((source, page))
                 hits.append(bool(found & gold))
         out[label] = hits
     return out
