@@ -487,6 +487,11 @@ def main() -> None:
     for m, measure in (("strict", ocr.character_error_rate), ("fair", fair_cer)):
         before = sum(measure(as_read[k], truths[k]) * lengths[k] for k in listed) / size
         print(f"  {m}: {sum(rates['tesseract', m][k] * lengths[k] for k in listed) / size:.4f} / {before:.4f}")
+    names = [(s.name, page) for s in scans for page in s.pages]
+    for k in listed:
+        print(f"  {names[k][0][:48]} p{names[k][1]}: strict {rates['tesseract', 'strict'][k]:.4f} / "
+              f"{ocr.character_error_rate(as_read[k], truths[k]):.4f}, fair {rates['tesseract', 'fair'][k]:.4f} / "
+              f"{fair_cer(as_read[k], truths[k]):.4f}")
     quotes = [(s.name, p) for s in scans for p in s.pages if (s.name, p) in gold_quotes]
     read_ok = sum(quote_verified(gold_quotes[key], next(s.reads[engines[0]][s.pages.index(key[1])]
                                                           for s in scans if s.name == key[0])) for key in quotes)
