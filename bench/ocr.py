@@ -37,17 +37,30 @@ Reported:
                         [--reuse-reads]
     python bench/ocr.py --cold-ingest 2 [--embed hash] [--work DIR]
 
-Measured (2 shared cores under heavy load; 10 questions d001…d016, 33 pages of 12 PDFs, scans at
-200 dpi, OCR at 300 dpi):
+Measured (2 shared cores under load; 10 questions d001…d016, 33 pages of 12 PDFs, scans at
+200 dpi, OCR at 300 dpi; `python bench/ocr.py --no-rapidocr --work DIR`). CER cells: pooled /
+median page / pages ≤ 3%.
 
-| engine | CER strict (pooled / median / pages ≤ 3%) | CER order-free | word recall | CPU s/page |
-|---|---|---|---|---|
-| tesseract 5.3, --psm 3 | 0.077 / 0.040 / 15 of 33 | 0.036 / 0.029 / 17 of 33 | 0.957 | 2.4 |
-| tesseract, --psm 4 | 0.208 / 0.078 / 13 of 33 | 0.174 / 0.032 / 15 of 33 | 0.954 | 2.3 |
-| rapidocr-onnxruntime 1.4.4 | 0.362 / 0.300 / 1 of 33 | — | — | 14.0 |
+| engine | CER strict | CER order-free | CER fair | CER fair order-free | exact words | CPU s/page |
+|---|---|---|---|---|---|---|
+| tesseract 5.3, --psm 3, TSV (today) | 0.076 / 0.040 / 15 | 0.035 / 0.029 / 17 | 0.076 / 0.033 / 15 | 0.034 / 0.029 / 17 | 0.968 | 2.2 |
+| tesseract, --psm 3, plain text (before) | 0.077 / 0.040 / 15 | 0.036 / 0.029 / 17 | — | — | 0.957 * | 2.4 |
+| tesseract, --psm 4, plain text | 0.208 / 0.078 / 13 | 0.174 / 0.032 / 15 | — | — | 0.954 * | 2.3 |
+| rapidocr-onnxruntime 1.4.4 | 0.362 / 0.300 / 1 | — | — | — | — | 14.0 |
+
+(* word recall before `fair_text`: curly quotes counted as misreads.) Restoring misread bullets,
+on the 11 pages whose text layer has list bullets: strict CER 0.0796 → 0.0765, fair 0.0795 →
+0.0744 (same tesseract run, bullets as printed / restored); on the two list pages of the Home
+Office toolkit (p. 21, 36 bullets; p. 22, 17) 0.0187 → 0.0034 and 0.0178 → 0.0047; UNODC p. 2
+(43 bullets, U+007F in its text layer) fair 0.0396 → 0.0311. On the other bulleted pages
+tesseract drops most bullets altogether (UNODC p. 1) or the error is elsewhere (charts). The strict CER stays above the 3% target. What remains, by page: reading order
+(multi-column pages, sidebars, chart legends: the strict CER compares with the PDF's drawing
+order; the order-free figures halve it), text in images that OCR reads and the text layer
+lacks (logos, banners, chart labels: the FBI and UNODC covers), text-layer text no reader
+sees (a printer's slug line), numbers and labels in charts and tables, footnote markers.
 
 400 dpi instead of 300 changed the CER of three of the worst pages by under 0.6 points at ~1.8× the
-time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10.
+time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10 (scanned originals taken out of that store).
 
 Cold ingest of the shared corpus (`--cold-ingest 2 --embed hash`), OCR on / off: CPU 120.5 / 128.1 s
 and 131.7 / 128.7 s (−1.8% summed); one page OCR'd. Wall times (945 / 513, 548 / 298 s) followed
