@@ -55,14 +55,19 @@ on the 11 pages whose text layer has list bullets: strict CER 0.0796 → 0.0765,
 0.0709 (same tesseract run, bullets as printed / restored); on the two list pages of the Home
 Office toolkit (p. 21, 36 bullets; p. 22, 17) 0.0187 → 0.0034 and 0.0178 → 0.0047; UNODC p. 2
 (43 bullets, U+007F in its text layer) fair 0.0312 → 0.0227. On the other bulleted pages
-tesseract drops most bullets altogether (UNODC p. 1) or the error is elsewhere (charts). The strict CER stays above the 3% target. What remains, by page: reading order
-(multi-column pages, sidebars, chart legends: the strict CER compares with the PDF's drawing
-order; the order-free figures halve it), text in images that OCR reads and the text layer
-lacks (logos, banners, chart labels: the FBI and UNODC covers), text-layer text no reader
-sees (a printer's slug line), numbers and labels in charts and tables, footnote markers.
+tesseract drops most bullets altogether (UNODC p. 1) or the error is elsewhere (charts).
+
+The strict CER stays above the 3% target. What remains, by page: reading order (multi-column
+pages, sidebars, chart legends, a page number read at the other end of the page: the strict CER
+compares with the PDF's drawing order; the order-free figures halve it), text in images that
+OCR reads and the text layer lacks (logos, banners, chart labels: the FBI and UNODC covers),
+numbers and labels in charts and tables, footnote markers, and in the strict figures a
+printer's slug line outside the crop box that the text layer holds and no scan shows.
 
 400 dpi instead of 300 changed the CER of three of the worst pages by under 0.6 points at ~1.8× the
-time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10 (scanned originals taken out of that store).
+time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10 (the
+scanned files' originals taken out of that store; before, they stayed beside the scans under
+other keys and the page mapping crashed).
 
 Cold ingest of the shared corpus (`--cold-ingest 2 --embed hash`), OCR on / off: CPU 120.5 / 128.1 s
 and 131.7 / 128.7 s (−1.8% summed); one page OCR'd. Wall times (945 / 513, 548 / 298 s) followed
