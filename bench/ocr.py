@@ -45,7 +45,7 @@ median page / pages ≤ 3%.
 
 | engine | CER strict | CER order-free | CER fair | CER fair order-free | exact words | CPU s/page |
 |---|---|---|---|---|---|---|
-| tesseract 5.3, --psm 3, TSV (today) | 0.076 / 0.040 / 15 | 0.035 / 0.029 / 17 | 0.074 / 0.033 / 16 | 0.033 / 0.023 / 18 | 0.968 | 2.2 |
+| tesseract 5.3, --psm 3, TSV (today) | 0.076 / 0.040 / 15 | 0.035 / 0.029 / 17 | 0.074 / 0.033 / 16 | 0.033 / 0.023 / 18 | 0.968 | 2.1–2.2 |
 | tesseract, --psm 3, plain text (before) | 0.077 / 0.040 / 15 | 0.036 / 0.029 / 17 | — | — | 0.957 * | 2.4 |
 | tesseract, --psm 4, plain text | 0.208 / 0.078 / 13 | 0.174 / 0.032 / 15 | — | — | 0.954 * | 2.3 |
 | rapidocr-onnxruntime 1.4.4 | 0.362 / 0.300 / 1 | — | — | — | — | 14.0 |
