@@ -32,7 +32,7 @@ FEATURES = ("pool_missing_names", "missing_numbers", "missing_names")
 adding the dense cosine of the best passage, the dense and keyword margins, the count of numbers
 missing from the whole pool or "a figure asked for and none found" did not raise abstention F1."""
 CANDIDATE_FEATURES = ("dense_best", "dense_margin", "keyword_margin", "pool_missing_numbers", "pool_missing_names",
-                      "missing_numbers", "missing_names", "number_missing")
+                      "missing_numbers", "missing_names", "missing_years", "pool_missing_years", "number_missing")
 # No language feature: the gold sets hold no unanswerable question that is not in English, so a
 # fitted language weight would only learn "always answer those". Instead a question not in
 # English is held to its language-neutral terms only (numbers, acronyms, codes with a digit):
@@ -45,19 +45,25 @@ _WANTS_NUMBER = re.compile(
 )
 _NAME = re.compile(r"[^\W\d_][\w'’]*")
 _YEAR = r"(?:1[6-9]|20)\d\d"
-# A period: "2015-2017", "2018–19", "2015/16", "2015 to 2017", "between 2015 and 2017", "from 2015 until 2017".
+# Months are part of a date, not names: the year beside them carries the constraint.
+_MONTHS = frozenset("january february march april may june july august september october november december".split())
+_AROUND = rf"(?:mid-|early\s+|late\s+|(?:{'|'.join(_MONTHS)})\s+)?"
+# A period: "2015-2017", "2018–19", "2015/16", "2015 to 2017", "between 2015 and mid-2017",
+# "January 2020 to August 2022", "the 2000s".
 _RANGE = re.compile(
-    rf"(?<![\d.,])(?:between\s+({_YEAR})\s+and\s+(\d{{4}})|(?:from\s+)?({_YEAR})"
-    rf"(?:\s*[-–—/]\s*|\s+(?:to|until|till|through)\s+)(\d{{4}}|\d{{2}}))(?![\d.,]?\d)", re.IGNORECASE)
-# A code: letters and digits joined by a hyphen ("H-2B", "COVID-19", "C-105"), or one capital
+    rf"(?<![\d.,])(?:between\s+{_AROUND}({_YEAR})\s+and\s+{_AROUND}(\d{{4}})"
+    rf"|(?:from\s+)?{_AROUND}({_YEAR})(?:\s*[-–—/]\s*|\s+(?:to|until|till|through)\s+){_AROUND}(\d{{4}}|\d{{2}})"
+    rf"|((?:1[6-9]|20)\d)0['’]?s\b)(?![\d.,]?\d)", re.IGNORECASE)
+# A code: letters and digits joined by a hyphen ("H-2B", "COVID-19", "ST-VOI"), or one capital
 # letter joined to a word ("T-visa"): one term, never split into "H" and "2B".
-_CODE = re.compile(r"(?<![\w-])(?:[A-Za-z]{1,6}-\d+[A-Za-z]?|[A-Z]-[A-Za-z]{2,})(?![\w-])")
+_CODE = re.compile(r"(?<![\w-])(?:[A-Z][A-Za-z]{0,5}-\d+[A-Za-z]?|[A-Z]{1,6}-[A-Z0-9]{1,6}|[A-Z]-[a-z]{2,})(?![\w-])")
 _NUMBER_TERM = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 _CONNECTOR = {"of", "and", "for", "the", "on", "&", "against", "in"}
 # Endings of plurals and demonyms ("Nigerians", "Syrian", "Burmese", "Uzbek" from "Uzbekistan").
 _ENDINGS = ("aians", "aian", "istan", "stan", "ians", "ans", "ese", "ish", "ian", "ia", "an", "ey", "is",
             "ns", "es", "i", "n", "s", "a", "o", "y", "e")
 _MIN_STEM = 4
+FOREIGN_POOL_ONLY = True
 
 
 @dataclass
@@ -85,6 +91,9 @@ class Evidence:
 
 def _year_range(match: re.Match[str]) -> tuple[int, int] | None:
     """(first, last) year of a period, or None when it is not one ("2015 and 2012", "2015-2120")."""
+    if match.group(5):
+        decade = int(match.group(5)) * 10
+        return decade, decade + 9
     start, end = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
     first = int(start)
     last = int(start[:2] + end) if len(end) == 2 else int(end)
@@ -98,6 +107,11 @@ def _ranges(text: str) -> list[tuple[int, int]]:
 def is_number(term: str) -> bool:
     """Numbers, years and periods ("2015–2017"); everything else is a name, acronym or code."""
     return term[0].isdigit()
+
+
+def is_year(term: str) -> bool:
+    """A year ("2019") or a period ("2015–2017"): what a report covers, unlike an age or a count."""
+    return re.fullmatch(_YEAR, term) is not None or _RANGE.fullmatch(term) is not None
 
 
 def key_terms(question: str) -> list[str]:
@@ -125,7 +139,7 @@ def key_terms(question: str) -> list[str]:
     for m in _NAME.finditer(rest):
         w = re.sub(r"^[^\W\d_]{1,2}['’](?=[^\W\d_])|['’]s?$", "", m.group(0))  # elision ("l'OIT"), possessive
         was_first, first = first and m.start() == len(rest) - len(rest.lstrip()), False
-        if was_first or not w[:1].isupper() or w.lower() in stop:
+        if was_first or not w[:1].isupper() or w.lower() in stop or w.lower() in _MONTHS:
             continue
         if w.isupper() or len(w) > 2:
             terms.append((m.start(), w))
@@ -181,7 +195,9 @@ class Mentions:
 
     @cached_property
     def numbers(self) -> set[str]:
-        return numbers(self.text)
+        """Normalised, leading zeros dropped too ("C029" states 29)."""
+        found = numbers(self.text)
+        return found | {n.lstrip("0") for n in found if n.isdigit() and n.strip("0")}
 
     @cached_property
     def years(self) -> set[int]:
@@ -221,7 +237,7 @@ def present(term: str, mentions: Mentions, spelled: Iterable[str] = ()) -> bool:
             if r:
                 return mentions.mentions_years(*r)
         n = normalise_number(term)
-        if n in mentions.numbers:
+        if n in mentions.numbers or (n.isdigit() and n.lstrip("0") in mentions.numbers):
             return True
         return bool(re.fullmatch(_YEAR, n)) and mentions.mentions_years(int(n), int(n))
     if _CODE.fullmatch(term):
@@ -239,6 +255,12 @@ def present(term: str, mentions: Mentions, spelled: Iterable[str] = ()) -> bool:
     return bool(name_forms(term) & mentions.name_stems)
 
 
+def language_neutral(term: str) -> bool:
+    """A term a translation keeps: a number, an acronym, a code ("H-2B"). Names are translated
+    ("Allemagne" for "Germany"), so a question not in English is held to these only."""
+    return is_number(term) or term.isupper() or (_CODE.fullmatch(term) is not None and any(c.isdigit() for c in term))
+
+
 def wants_number(question: str) -> bool:
     """Whether the question asks for a figure (a count, a share, an age, a duration)."""
     return _WANTS_NUMBER.search(question) is not None
@@ -254,8 +276,7 @@ def gather_evidence(
 ) -> Evidence:
     """The gate's features for one question: which of its terms the hits and the whole candidate
     pool (the hits when None) never mention, and scores of the best candidates (best first)."""
-    terms = [t for t in key_terms(question) if english or is_number(t) or t.isupper()
-             or (_CODE.fullmatch(t) and any(c.isdigit() for c in t))]
+    terms = [t for t in key_terms(question) if english or language_neutral(t)]
     spelled = spelled_out(question) if english else {}
     near = Mentions(_text([h.chunk for h in hits]))
     missing = [t for t in terms if not present(t, near, spelled.get(t, ()))]
@@ -264,6 +285,11 @@ def gather_evidence(
         pool_missing = [t for t in missing if not present(t, everywhere, spelled.get(t, ()))]
     else:
         pool_missing = missing
+    if not english and FOREIGN_POOL_ONLY:
+        # a question not in English finds its closest passages less reliably (MiniLM reads English
+        # only; the keyword half matches only the tokens it shares with English text): only a term
+        # that nothing retrieved mentions counts against it
+        missing = pool_missing
     d = sorted(dense_scores, reverse=True) + [0.0, 0.0]
     k = sorted(keyword_scores, reverse=True) + [0.0, 0.0]
     passage_numbers = {n for n in near.numbers if not re.fullmatch(_YEAR, n)}  # a figure, not a year
@@ -275,6 +301,8 @@ def gather_evidence(
         "pool_missing_names": float(sum(not is_number(t) for t in pool_missing)),
         "missing_numbers": float(sum(is_number(t) for t in missing)),
         "missing_names": float(sum(not is_number(t) for t in missing)),
+        "missing_years": float(sum(is_year(t) for t in missing)),
+        "pool_missing_years": float(sum(is_year(t) for t in pool_missing)),
         "number_missing": float(wants_number(question) and not passage_numbers),
     }
     return Evidence(terms, missing, pool_missing, features, english)

@@ -339,13 +339,39 @@ def pr_curve(p: np.ndarray, y: np.ndarray) -> None:
         print(f"| {t:.1f} | {a['precision']:.3f} | {a['recall']:.3f} | {a['false_refusal']:.3f} |")
 
 
+def fold_spread(abstained: Sequence[bool], y: np.ndarray, fold: Sequence[int], k: int) -> list[float]:
+    """Abstention F1 of each outer fold on its own (about 8 unanswerable questions each): how far
+    the pooled out-of-fold figure may move on another set of unseen questions."""
+    out = []
+    for f in range(k):
+        idx = [i for i, g in enumerate(fold) if g == f]
+        out.append(abstention_scores([abstained[i] for i in idx], [bool(y[i] == 0) for i in idx])["f1"])
+    return out
+
+
+def by_category(questions: Sequence[Question], abstained: Sequence[bool]) -> None:
+    """Out-of-fold abstentions per gold category: recall on the unanswerable, refusals elsewhere."""
+    print("\n| category | questions | abstained |\n|---|---|---|")
+    for cat in sorted({q.category for q in questions}):
+        idx = [i for i, q in enumerate(questions) if q.category == cat]
+        print(f"| {cat} | {len(idx)} | {sum(abstained[i] for i in idx) / len(idx):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True, help="a store of the full shared corpus")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=None, help="candidate cache file (default: in the temp dir)")
+    parser.add_argument("--features", default=",".join(FEATURES),
+                        help=f"the gate's features, comma-separated, from: {', '.join(CANDIDATE_FEATURES)}")
+    parser.add_argument("--max-false-refusal", type=float, default=MAX_FALSE_REFUSAL,
+                        help="the most answerable questions the operating point may refuse (inner out-of-fold)")
     parser.add_argument("--write", action="store_true", help="refit on all questions and write assistant/fitted.json")
     args = parser.parse_args()
+    names = tuple(n.strip() for n in args.features.split(",") if n.strip())
+    if unknown := [n for n in names if n not in CANDIDATE_FEATURES]:
+        parser.error(f"unknown gate feature(s) {', '.join(unknown)}: choose from {', '.join(CANDIDATE_FEATURES)}")
+    cap = args.max_false_refusal
     questions = [q for path in GOLD for q in load_dataset(path)]
     pools, lantern = build_cache(args.store, questions, args.cache)
     sim = Simulator(lantern, pools)
@@ -366,9 +392,9 @@ def main() -> None:
         test_idx = [i for i, g in enumerate(fold) if g == f]
         fusion = fit_fusion(sim, train, current)
         ranker = fit_ranker(sim, train, fusion)
-        x = np.array([[sim.evidence(q, fusion, ranker).features[n] for n in FEATURES] for q in questions])
+        x = np.array([[sim.evidence(q, fusion, ranker).features[n] for n in names] for q in questions])
         train_idx = np.array([i for i, g in enumerate(fold) if g != f])
-        model = fit_gate(x[train_idx], y[train_idx], args.folds)
+        model = fit_gate(x[train_idx], y[train_idx], args.folds, names, cap)
         p_oof[test_idx] = predict(model, x[test_idx])
         for i in test_idx:
             fusion_of[questions[i].id] = fusion
@@ -390,6 +416,11 @@ def main() -> None:
     print(f"\n{len(questions)} questions ({int(y.sum())} unanswerable), {args.folds} folds stratified by category; "
           f"retrieval on answerable questions, first {DEPTH} chunks; abstention gate alone.\n")
     print_table(rows)
+    spread = fold_spread(after, y, fold, args.folds)
+    print(f"\ngate: {', '.join(names)}; operating point refuses at most {cap:.0%} of answerable questions (inner folds)")
+    print("abstention F1 per outer fold: " + ", ".join(f"{v:.3f}" for v in spread)
+          + f" (min–max {min(spread):.3f}–{max(spread):.3f}; pooled out-of-fold {rows['fitted, out-of-fold']['abstain_f1']:.3f})")
+    by_category(questions, after)
     pr_curve(p_oof, y)
 
     # the grid search is kept only when it beats the current constants out-of-fold
@@ -403,13 +434,13 @@ def main() -> None:
     if oof["page_hit@5"] + oof["doc_mrr"] <= plain["page_hit@5"] + plain["doc_mrr"]:
         print("\nthe ranker does not beat fusion alone out-of-fold: none written")
         final_ranker = None
-    x = np.array([[sim.evidence(q, final_fusion, final_ranker).features[n] for n in FEATURES] for q in questions])
-    final_model = fit_gate(x, y, args.folds)
+    x = np.array([[sim.evidence(q, final_fusion, final_ranker).features[n] for n in names] for q in questions])
+    final_model = fit_gate(x, y, args.folds, names, cap)
     if final_ranker is not None:
         print("ranker coefficients (standardised): " + ", ".join(
             f"{n} {c:+.2f}" for n, c in zip(RANK_FEATURES, final_ranker.coef, strict=True)))
     print(f"\nfitted on all folds: {final_fusion}; abstain when P(unanswerable) >= {final_model.threshold:.3f}")
-    print("coefficients (standardised): " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(FEATURES, final_model.coef, strict=True)))
+    print("coefficients (standardised): " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(names, final_model.coef, strict=True)))
     if args.write:
         data = {
             "fusion": {"rrf_k": final_fusion.rrf_k, "keyword_weight": final_fusion.keyword_weight,
@@ -420,8 +451,9 @@ def main() -> None:
                 k: (v if k == "features" else [round(e, 6) for e in v]) for k, v in final_ranker.to_dict().items()},
             "provenance": {
                 "command": "python bench/fit.py --store STORE --write", "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "questions": len(questions), "folds": args.folds, "grid": GRID, "max_false_refusal": MAX_FALSE_REFUSAL,
+                "questions": len(questions), "folds": args.folds, "grid": GRID, "max_false_refusal": cap,
                 "out_of_fold": {k: round(v, 4) for k, v in rows["fitted, out-of-fold"].items()},
+                "abstain_f1_per_fold": [round(v, 4) for v in spread],
                 "previous": {"fusion": FITTED.fusion.__dict__},
             },
         }

@@ -298,3 +298,9 @@ def test_the_fitted_gate_refuses_a_near_miss_and_answers_its_twin() -> None:
     report = ["In 2014, 927 human trafficking offenses were reported by agencies in Texas and Florida."]
     assert should_abstain(evidence_for("How many offenses were reported in Ohio in 2019?", report))
     assert not should_abstain(evidence_for("How many offenses were reported in Texas in 2014?", report))
+
+
+def test_a_number_with_leading_zeros_is_the_same_number() -> None:
+    title = ["Forced Labour Convention, 1930 (ILO C029): text"]
+    assert evidence_for("Under ILO Convention 29, who could be called up?", title).missing_terms == []
+    assert evidence_for("Under ILO Convention 105, who could be called up?", title).missing_terms == ["105"]
