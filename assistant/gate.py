@@ -49,8 +49,9 @@ _WANTS_NUMBER = re.compile(
 _NAME = re.compile(r"[^\W\d_][\w'’]*")
 _YEAR = r"(?:1[6-9]|20)\d\d"
 # Months are part of a date, not names: the year beside them carries the constraint.
-_MONTHS = frozenset("january february march april may june july august september october november december".split())
-_AROUND = rf"(?:mid-|early\s+|late\s+|(?:{'|'.join(_MONTHS)})\s+)?"
+_MONTHS = frozenset(("january", "february", "march", "april", "may", "june", "july", "august", "september",
+                     "october", "november", "december"))
+_AROUND = rf"(?:mid-|early\s+|late\s+|(?:{'|'.join(sorted(_MONTHS))})\s+)?"
 # A period: "2015-2017", "2018–19", "2015/16", "2015 to 2017", "between 2015 and mid-2017",
 # "January 2020 to August 2022", "the 2000s".
 _RANGE = re.compile(

@@ -41,7 +41,7 @@ from core.settings import Settings, offline_environment  # noqa: E402
 offline_environment()
 
 from assistant.fitted import FITTED, PATH, AbstainModel, Fusion, Ranker  # noqa: E402
-from assistant.gate import CANDIDATE_FEATURES, FEATURES, Evidence, gather_evidence, key_terms, nothing_close  # noqa: E402
+from assistant.gate import _NAME, CANDIDATE_FEATURES, FEATURES, Evidence, gather_evidence, nothing_close  # noqa: E402
 from assistant.rerank import DEPTH as RERANK_DEPTH  # noqa: E402
 from assistant.rerank import FEATURES as RANK_FEATURES  # noqa: E402
 from assistant.rerank import Candidate, features  # noqa: E402
@@ -287,6 +287,19 @@ def fit_gate(x: np.ndarray, y: np.ndarray, k: int, names: Sequence[str] = FEATUR
 # --------------------------------------------------------------------------- the legacy rule (before)
 
 
+def legacy_key_terms(question: str) -> list[str]:
+    """main's key terms before the gate learnt periods and codes, frozen so the "current" row stays put."""
+    terms = [m.group(0).rstrip(".,") for m in re.finditer(r"\b\d[\d,.]*\d\b|\b\d\b", question)]
+    stop = all_stopwords()
+    for i, m in enumerate(_NAME.finditer(question)):
+        w = re.sub(r"['’]s?$", "", m.group(0))
+        if i == 0 or not w[:1].isupper() or w.lower() in stop:
+            continue
+        if w.isupper() or len(w) > 2:
+            terms.append(w)
+    return list({t.lower(): t for t in reversed(terms)}.values())[::-1]
+
+
 def legacy_abstain(q: Question, hits: list[Hit], pool: Candidates) -> bool:
     """main's gate before this fit: cosine < 0.35, or a key term not found as a word prefix."""
     text = " ".join(f"{h.chunk.title} {h.chunk.metadata.get('publisher', '')} {h.chunk.text}" for h in hits)
@@ -298,7 +311,7 @@ def legacy_abstain(q: Question, hits: list[Hit], pool: Candidates) -> bool:
     if max((s for _, s in pool.dense), default=0.0) < 0.35:
         return True
     flat = re.sub(r"(?<=\d)[,.\s](?=\d{3}\b)", "", text)
-    for t in key_terms(q.question):
+    for t in legacy_key_terms(q.question):
         if t[0].isdigit():
             ok = re.search(rf"(?<![\d]){re.escape(t.replace(',', '').replace('.', ''))}(?![\d])", flat)
         else:
