@@ -261,9 +261,9 @@ def present(term: str, mentions: Mentions, spelled: Iterable[str] = ()) -> bool:
 
 def language_neutral(term: str) -> bool:
     """A term a translation keeps: a number, a year, a code with a digit ("H-2B"). Names are
-    translated ("Allemagne" for "Germany") and so are acronyms ("OIT" and "IAO" for "ILO",
-    "ONUDC" for "UNODC": measured, they made answerable French and Dutch gold questions read as
-    unanswerable), so a question not in English is held to these only."""
+    translated ("Allemagne" for "Germany") and so are acronyms ("OIT" for "ILO", "OMS" for "WHO":
+    measured, checking them made answerable French and Dutch gold questions read as unanswerable),
+    so a question not in English is held to these only."""
     return is_number(term) or (_CODE.fullmatch(term) is not None and any(c.isdigit() for c in term))
 
 
