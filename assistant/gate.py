@@ -18,7 +18,7 @@ When it abstains, `abstain_reason` says why in words a reader can check.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -38,8 +38,8 @@ CANDIDATE_FEATURES = ("dense_best", "dense_margin", "keyword_margin", "pool_miss
                       "missing_numbers", "missing_names", "missing_years", "pool_missing_years", "number_missing")
 # No language feature: the gold sets hold no unanswerable question that is not in English, so a
 # fitted language weight would only learn "always answer those". Instead a question not in
-# English is held to its language-neutral terms only (numbers, acronyms, codes with a digit):
-# its names may be translated ("Allemagne" for "Germany") and would read as missing.
+# English is held to its language-neutral terms (numbers, codes with a digit; `language_neutral`),
+# and only to those nothing retrieved mentions.
 
 # General English framing of a question that asks for a figure.
 _WANTS_NUMBER = re.compile(
@@ -61,13 +61,13 @@ _RANGE = re.compile(
 # A code: letters and digits joined by a hyphen ("H-2B", "COVID-19", "ST-VOI"), or one capital
 # letter joined to a word ("T-visa"): one term, never split into "H" and "2B".
 _CODE = re.compile(r"(?<![\w-])(?:[A-Z][A-Za-z]{0,5}-\d+[A-Za-z]?|[A-Z]{1,6}-[A-Z0-9]{1,6}|[A-Z]-[a-z]{2,})(?![\w-])")
+# A run of capitalised words, with the small words a name holds ("Department of Homeland Security").
+_NAME_RUN = re.compile(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|and|for|the|on|against|in|&)\s+|\s+)?)+")
 _NUMBER_TERM = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
-_CONNECTOR = {"of", "and", "for", "the", "on", "&", "against", "in"}
 # Endings of plurals and demonyms ("Nigerians", "Syrian", "Burmese", "Uzbek" from "Uzbekistan").
 _ENDINGS = ("aians", "aian", "istan", "stan", "ians", "ans", "ese", "ish", "ian", "ia", "an", "ey", "is",
             "ns", "es", "i", "n", "s", "a", "o", "y", "e")
 _MIN_STEM = 4
-FOREIGN_POOL_ONLY = True
 
 
 @dataclass
@@ -127,7 +127,7 @@ def key_terms(question: str) -> list[str]:
     terms: list[tuple[int, str]] = []
     rest = question
 
-    def take(pattern: re.Pattern[str], keep) -> None:
+    def take(pattern: re.Pattern[str], keep: Callable[[re.Match[str]], str | None]) -> None:
         nonlocal rest
         for m in pattern.finditer(rest):
             term = keep(m)
@@ -156,7 +156,7 @@ def spelled_out(question: str) -> dict[str, set[str]]:
     by the name's words: a word counts as present where the text uses the acronym instead."""
     out: dict[str, set[str]] = {}
     stop = all_stopwords()
-    for m in re.finditer(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|and|for|the|on|against|in|&)\s+|\s+)?)+", question):
+    for m in _NAME_RUN.finditer(question):
         words = [re.sub(r"['’]s?$", "", w) for w in re.split(r"\s+", m.group(0).strip())
                  if w and w[0].isupper() and w.lower() not in stop]
         for i in range(len(words)):
@@ -175,7 +175,7 @@ def acronyms(text: str) -> set[str]:
     """Initials of capitalised name sequences ("Department of Homeland Security" → "DHS"),
     so a question's acronym counts as present when the text spells the name out."""
     found: set[str] = set()
-    for m in re.finditer(r"(?:[A-Z][\w'’-]*(?:\s+(?:of|and|for|the|on|against|in|&)\s+|\s+)?)+", text):
+    for m in _NAME_RUN.finditer(text):
         words = [w for w in re.split(r"\s+", m.group(0).strip()) if w and w[0].isupper()]
         for i in range(len(words)):
             for j in range(i + 2, min(len(words), i + 6) + 1):
@@ -291,7 +291,7 @@ def gather_evidence(
         pool_missing = [t for t in missing if not present(t, everywhere, spelled.get(t, ()))]
     else:
         pool_missing = missing
-    if not english and FOREIGN_POOL_ONLY:
+    if not english:
         # a question not in English finds its closest passages less reliably (MiniLM reads English
         # only; the keyword half matches only the tokens it shares with English text): only a term
         # that nothing retrieved mentions counts against it
