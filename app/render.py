@@ -21,6 +21,8 @@ def render_answer_text(answer: Answer, width: int = 100) -> str:
     """The answer, its numbered sources with quotes, and any citations the checker removed."""
     lines = [textwrap.fill(answer.text, width)]
     if answer.abstained:
+        if answer.abstain_reason:  # the gate's evidence, so the reader can check it against the sources
+            lines.append(textwrap.fill(f"Why: {answer.abstain_reason}.", width))
         if answer.retrieved:
             lines.append("\nNearest sources:")
             for hit in answer.retrieved[:3]:

@@ -266,6 +266,8 @@ def answer_html(answer: Answer, served: set[str], sections: dict[int, str] | Non
     body = answer_markdown(answer.text, answer.citations, served, sections)
     if answer.abstained:
         body = f"**No answer in these documents.** {body}"
+        if answer.abstain_reason:
+            body += f'\n\n<div class="lantern-why">Why: {esc(answer.abstain_reason)}.</div>'
     searched = searched_for(answer)
     if searched:
         body = f'<div class="lantern-searched">Searched for: <em>{esc(searched)}</em></div>\n\n{body}'
@@ -289,6 +291,8 @@ def answer_plain_text(answer: Answer, served: set[str], origin: str = "", sectio
     the document's original address.
     """
     lines = [("No answer in these documents. " if answer.abstained else "") + " ".join(answer.text.split())]
+    if answer.abstained and answer.abstain_reason:
+        lines.append(f"Why: {' '.join(answer.abstain_reason.split())}.")
     searched = searched_for(answer)
     if searched:
         lines.insert(0, f"(Searched for: {searched})")

@@ -114,6 +114,7 @@ def test_abstention_is_plain_and_lists_nearest_sources(client) -> None:
     answer = _last_answer(history)
     assert "No answer in these documents" in answer
     assert "Nearest sources" in answer or "do not answer" in answer
+    assert "Why: " in answer  # the gate's reason, e.g. "nothing retrieved mentions 1987"
 
 
 def test_follow_up_uses_the_conversation(app: SimpleNamespace) -> None:

@@ -17,6 +17,7 @@ from app.ui_filters import FilterChoice, choices, publisher_groups
 from app.ui_view import cited_section, document_view_html, pdf_view_html
 from core.errors import SettingsError
 from core.store import DocumentRecord
+from core.types import Answer
 
 TREATY_TEXT = """## Protocol (Dutch title)
 
@@ -316,3 +317,39 @@ def test_conversations_are_kept_per_user_and_exported(tmp_path: Path) -> None:
     # the browser's copy stays readable after a restart: the same store gives the same key
     assert conversations.browser_key() == Conversations(tmp_path).browser_key()
     assert len(conversations.browser_key()) >= 32 and conversations.listing(".browser-key") == []
+
+
+def _declined(reason: str | None) -> Answer:
+    from core.types import Chunk, Hit
+
+    report = Chunk("c1", "fbi.pdf", 2, 0, 40, "In 2014, 927 offenses were reported.", {"title": "FBI report"})
+    return Answer(question="How many offenses were reported in 2031?", text="The documents do not answer this.",
+                  citations=[], abstained=True, retrieved=[Hit(report, 0.5, 1)], abstain_reason=reason)
+
+
+def test_a_declined_answer_says_why_escaped_and_in_the_copied_text() -> None:
+    from app.ui_render import answer_html, answer_plain_text
+
+    html = answer_html(_declined("nothing retrieved mentions 2031"), served=set())
+    assert '<div class="lantern-why">Why: nothing retrieved mentions 2031.</div>' in html
+    assert html.index("No answer in these documents") < html.index("lantern-why")
+    # a reason quotes the question's terms: markup in them is shown, never run
+    hostile = answer_html(_declined("nothing retrieved mentions <img src=x onerror=alert(1)>"), served=set())
+    assert "<img" not in hostile and "&lt;img src=x onerror=alert(1)&gt;" in hostile
+    copied = answer_plain_text(_declined("the closest passages do not mention Nigeria"), served=set())
+    assert copied.splitlines()[:2] == ["No answer in these documents. The documents do not answer this.",
+                                       "Why: the closest passages do not mention Nigeria."]
+    # no reason (an older saved answer): no empty "Why:" line
+    assert "Why" not in answer_html(_declined(None), served=set())
+    assert "Why" not in answer_plain_text(_declined(None), served=set())
+
+
+def test_the_terminal_shows_why_after_the_abstention() -> None:
+    from app.render import render_answer_text
+
+    text = render_answer_text(_declined("nothing retrieved mentions 2031"))
+    lines = text.splitlines()
+    assert lines[0] == "The documents do not answer this."
+    assert lines[1] == "Why: nothing retrieved mentions 2031."
+    assert "Nearest sources:" in text and "FBI report, p. 2" in text
+    assert "Why" not in render_answer_text(_declined(None))
