@@ -207,6 +207,7 @@ def exchanges(record: dict[str, Any], served: set[str], origin: str = "") -> lis
             "filters": facts.get("filters_note"),
             "answer": facts.get("answer") if facts.get("answer") is not None else (_plain(reply.get("content")) if reply else ""),
             "declined": bool(facts.get("abstained")),
+            "why": facts.get("abstain_reason") if facts.get("abstained") else None,
             "sources": sources,
         })
     return out
@@ -232,6 +233,8 @@ def export_markdown(record: dict[str, Any], served: set[str], origin: str = "") 
         if ex["searched_for"]:
             lines += [f"_Searched for: {ex['searched_for']}_", ""]
         lines += [("No answer in these documents. " if ex["declined"] else "") + (ex["answer"] or ""), ""]
+        if ex["why"]:
+            lines += [f"_Why: {ex['why']}._", ""]
         if ex["sources"]:
             lines += ["Sources:", ""]
             for s in ex["sources"]:

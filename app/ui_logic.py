@@ -299,7 +299,8 @@ class LanternUI:
             session.copy_text = answer_plain_text(answer, served, sections=sections, filters_note=note)
             session.answers[len(history) - 1] = {
                 "answer_id": uuid.uuid4().hex, "question": question, "answer": answer.text,
-                "abstained": answer.abstained, "mode": answer.mode, "filters": filters,
+                "abstained": answer.abstained, "abstain_reason": answer.abstain_reason, "mode": answer.mode,
+                "filters": filters,
                 "citations": [asdict(c) for c in answer.citations],
                 # what an export needs beside the citations: the article names, the question
                 # searched for a follow-up, the filters named

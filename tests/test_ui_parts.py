@@ -319,6 +319,24 @@ def test_conversations_are_kept_per_user_and_exported(tmp_path: Path) -> None:
     assert len(conversations.browser_key()) >= 32 and conversations.listing(".browser-key") == []
 
 
+def test_an_exported_declined_answer_keeps_its_reason(tmp_path: Path) -> None:
+    import json
+
+    from app.ui_conversations import Conversations, export_json, export_markdown
+
+    chat = _chat("How many referrals were made in 2031?")
+    chat["answers"]["1"].update(abstained=True, answer="The documents do not answer this.", citations=[],
+                                abstain_reason="nothing retrieved mentions 2031")
+    record = Conversations(tmp_path).save("amira", None, chat)
+    markdown = export_markdown(record, set())
+    assert "No answer in these documents. The documents do not answer this.\n\n_Why: nothing retrieved mentions 2031._" in markdown
+    assert json.loads(export_json(record, set()))["exchanges"][0]["why"] == "nothing retrieved mentions 2031"
+    # an answered exchange carries no reason
+    answered = Conversations(tmp_path).save("amira", None, _chat("Who makes a referral?"))
+    assert "_Why" not in export_markdown(answered, set())
+    assert json.loads(export_json(answered, set()))["exchanges"][0]["why"] is None
+
+
 def _declined(reason: str | None) -> Answer:
     from core.types import Chunk, Hit
 
