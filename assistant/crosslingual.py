@@ -51,9 +51,9 @@ class CrossLingualStage:
     @property
     def embedder(self):
         if self._embedder is None:
-            from ingest.multilingual import E5Embedder
+            from ingest.multilingual import OnnxE5
 
-            self._embedder = E5Embedder()
+            self._embedder = OnnxE5()
         return self._embedder
 
     def applies(self, question_language: str, chunk_languages: Iterable[str]) -> bool:
@@ -120,8 +120,9 @@ class CrossLingualStage:
         return head + [(cid, s) for cid, s in ranked if cid not in e5_rank]
 
 
-def make_stage(settings: Settings) -> CrossLingualStage | None:
-    """The stage the settings ask for, or None when it is off (the model loads on first use)."""
+def make_stage(settings: Settings, embedder=None) -> CrossLingualStage | None:
+    """The stage the settings ask for, or None when it is off (the model loads on first use;
+    `embedder`: an e5 embedder already loaded, the store's dense model under dense_model=e5)."""
     if settings.crosslingual == "off":
         return None
-    return CrossLingualStage(settings.crosslingual)
+    return CrossLingualStage(settings.crosslingual, embedder=embedder)

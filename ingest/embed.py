@@ -126,8 +126,23 @@ def detect_embedding() -> EmbedPlan:
 
 
 def resolved_backend(settings: Settings) -> str:
-    """The concrete backend the settings mean (`auto` resolved for this machine)."""
+    """The concrete backend the settings mean (`auto` resolved for this machine; e5 runs on the
+    CPU: int8 unless `onnx` or `torch` asks for full precision)."""
+    if settings.dense_model == "e5":
+        return "onnx" if settings.embed_backend in ("onnx", "torch") else "onnx-int8"
     return detect_embedding().backend if settings.embed_backend == "auto" else settings.embed_backend
+
+
+def prepare_model(settings: Settings) -> None:
+    """Export the settings' local ONNX model once, before worker processes start (each would
+    otherwise race to build it)."""
+    backend = resolved_backend(settings)
+    if settings.dense_model == "e5":
+        from .e5_convert import e5_files
+
+        e5_files(backend == "onnx-int8")
+    elif backend.startswith("onnx"):
+        onnx_model_file(backend == "onnx-int8")
 
 
 def minilm_path() -> Path:
@@ -488,6 +503,11 @@ def _auto_embedder(settings: Settings, threads: int | None) -> Embedder:
 def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     """The embedder the settings ask for (`threads`: CPU threads for a local model)."""
     backend = settings.embed_backend
+    if settings.dense_model == "e5":
+        from .multilingual import OnnxE5
+
+        return OnnxE5(quantized=resolved_backend(settings) == "onnx-int8", batch_size=settings.embed_batch,
+                      threads=threads)
     if backend == "auto":
         return _auto_embedder(settings, threads)
     if backend in ("onnx-int8", "onnx"):
@@ -505,6 +525,10 @@ def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
 
 def embedder_name(settings: Settings) -> str:
     """The name an embedder would report, without loading it (to check a store's model)."""
+    if settings.dense_model == "e5":
+        from .multilingual import ONNX_NAME
+
+        return ONNX_NAME + ("-int8" if resolved_backend(settings) == "onnx-int8" else "")
     return {
         "onnx-int8": "all-MiniLM-L6-v2-onnx-int8",
         "onnx": "all-MiniLM-L6-v2-onnx",
@@ -518,8 +542,9 @@ def embedder_name(settings: Settings) -> str:
 def local_embedder(name: str | None, settings: Settings) -> Embedder | None:
     """The local embedder whose vectors are named `name` (a store's `embedder`), or None for a
     remote or unknown model: checking a store must never call out."""
-    for backend in ("hash", "onnx-int8", "onnx", "torch"):
-        candidate = settings.with_overrides(embed_backend=backend)
+    for backend, dense in (("hash", "minilm"), ("onnx-int8", "minilm"), ("onnx", "minilm"), ("torch", "minilm"),
+                           ("onnx-int8", "e5"), ("onnx", "e5")):
+        candidate = settings.with_overrides(embed_backend=backend, dense_model=dense)
         if embedder_name(candidate) == name:
             return make_embedder(candidate, threads=1)
     return None

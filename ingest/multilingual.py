@@ -37,6 +37,7 @@ class OnnxE5:
     `embed` reads passages (`passage: `), `embed_query` one question (`query: `)."""
 
     dim = DIM
+    multilingual = True  # the retriever gives its dense half full weight for every language
 
     def __init__(self, quantized: bool = True, batch_size: int = 32, threads: int | None = None):
         import json
