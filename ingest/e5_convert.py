@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,13 +120,14 @@ def bert_model(packed: PackedE5):
     from transformers import BertConfig, BertModel
 
     c = packed.config
-    config = BertConfig(
+    shape: dict[str, Any] = dict(
         vocab_size=int(c["vocab"]), hidden_size=int(c["hidden"]), num_hidden_layers=int(c["layers"]),
         num_attention_heads=int(c["heads"]), intermediate_size=int(c["ff"]),
         max_position_embeddings=int(c["max_pos"]), type_vocab_size=int(c["type_vocab"]),
         layer_norm_eps=float(c["eps"]), hidden_act="gelu", pad_token_id=packed.special["pad"],
-        attn_implementation="eager",
+        attn_implementation="eager",  # what onnxruntime's BERT fusion recognises
     )
+    config = BertConfig(**shape)
     model = BertModel(config, add_pooling_layer=False).eval()
     t = packed.tensors
     h = int(c["hidden"])
