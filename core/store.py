@@ -166,8 +166,9 @@ class Store:
         family = lambda n: n.split("-onnx")[0]  # noqa: E731 - ONNX/torch MiniLM share one space
         if family(stored) != family(name):
             raise StoreError(
-                f"store {self.root} was built with embedder {stored!r}, not {name!r}: "
-                "use the same embed_backend/embed_model, or a new --store"
+                f"store {self.root} was built with embedder {stored!r}, not {name!r}: its vectors cannot "
+                "be searched with another model; use the settings it was built with (dense_model, "
+                "embed_backend, embed_model), or re-ingest into a new --store"
             )
 
     # --- Chroma ----------------------------------------------------------------------

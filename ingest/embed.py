@@ -126,8 +126,23 @@ def detect_embedding() -> EmbedPlan:
 
 
 def resolved_backend(settings: Settings) -> str:
-    """The concrete backend the settings mean (`auto` resolved for this machine)."""
+    """The concrete backend the settings mean (`auto` resolved for this machine; e5 runs on the
+    CPU: int8 unless `onnx` or `torch` asks for full precision)."""
+    if settings.dense_model == "e5":
+        return "onnx" if settings.embed_backend in ("onnx", "torch") else "onnx-int8"
     return detect_embedding().backend if settings.embed_backend == "auto" else settings.embed_backend
+
+
+def prepare_model(settings: Settings) -> None:
+    """Export the settings' local ONNX model once, before worker processes start (each would
+    otherwise race to build it)."""
+    backend = resolved_backend(settings)
+    if settings.dense_model == "e5":
+        from .e5_convert import e5_files
+
+        e5_files(backend == "onnx-int8")
+    elif backend.startswith("onnx"):
+        onnx_model_file(backend == "onnx-int8")
 
 
 def minilm_path() -> Path:
@@ -149,7 +164,8 @@ def load_tokenizer(model_dir: Path | None = None):
     return tok
 
 
-def _cache_dir() -> Path:
+def model_cache_dir() -> Path:
+    """Where exported ONNX models live (built at `make setup`, never downloaded)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "lantern" / "models"
 
@@ -163,7 +179,7 @@ def onnx_model_file(quantized: bool, model_dir: Path | None = None) -> Path:
     model_dir = model_dir or minilm_path()
     weights = (model_dir / "model.safetensors").read_bytes()
     tag = hashlib.sha256(weights).hexdigest()[:12]
-    folder = _cache_dir()
+    folder = model_cache_dir()
     fp32 = folder / f"minilm-{tag}-fused-fp32.onnx"
     int8 = folder / f"minilm-{tag}-fused-int8.onnx"
     target = int8 if quantized else fp32
@@ -173,31 +189,47 @@ def onnx_model_file(quantized: bool, model_dir: Path | None = None) -> Path:
     if not fp32.exists():
         _export_fp32(model_dir, fp32)
     if quantized:
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        tmp = int8.with_suffix(f".{os.getpid()}.tmp")
-        quantize_dynamic(
-            str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-        os.replace(tmp, int8)
+        quantize_int8(fp32, int8)
     return target
 
 
+def quantize_int8(fp32: Path, int8: Path) -> None:
+    """Dynamic int8 quantisation with per-channel weights (the per-tensor default damages vectors)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = int8.with_suffix(f".{os.getpid()}.tmp")
+    quantize_dynamic(
+        str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+    os.replace(tmp, int8)
+
+
 def _export_fp32(model_dir: Path, out: Path) -> None:
-    """Export with eager attention, then fuse BERT ops (attention, GELU, layer norms).
+    """MiniLM from its packaged folder, exported by `export_bert_onnx`."""
+    try:
+        from transformers import AutoModel
+    except ImportError:
+        raise SettingsError(
+            "exporting MiniLM to ONNX needs torch (run `make setup`), or set embed_backend=openai"
+        ) from None
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+    export_bert_onnx(model, out, model.config.num_attention_heads, model.config.hidden_size)
+
+
+def export_bert_onnx(model: Any, out: Path, num_heads: int, hidden_size: int) -> None:
+    """Export a BERT-style `transformers` model (eager attention) to ONNX with inputs
+    input_ids/attention_mask/token_type_ids and output last_hidden_state, then fuse BERT ops
+    (attention, GELU, layer norms).
 
     The fused graph embeds ~1.5× faster on CPU with identical vectors; eager attention
     is what onnxruntime's BERT optimizer recognises (the SDPA export is left unfused).
     """
     try:
         import torch
-        from transformers import AutoModel
     except ImportError:
-        raise SettingsError(
-            "exporting MiniLM to ONNX needs torch (run `make setup`), or set embed_backend=openai"
-        ) from None
+        raise SettingsError("exporting a model to ONNX needs torch (run `make setup`)") from None
 
     class _Wrapper(torch.nn.Module):
         def __init__(self, model):
@@ -217,7 +249,6 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
 
     logging.getLogger("onnxruntime").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     dummy = torch.ones((1, 8), dtype=torch.long)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     with torch.no_grad():
@@ -231,9 +262,7 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
-    config = model.config
-    fused = optimize_model(str(tmp), model_type="bert", num_heads=config.num_attention_heads,
-                           hidden_size=config.hidden_size)
+    fused = optimize_model(str(tmp), model_type="bert", num_heads=num_heads, hidden_size=hidden_size)
     fused.save_model_to_file(str(tmp))
     os.replace(tmp, out)
 
@@ -474,6 +503,11 @@ def _auto_embedder(settings: Settings, threads: int | None) -> Embedder:
 def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
     """The embedder the settings ask for (`threads`: CPU threads for a local model)."""
     backend = settings.embed_backend
+    if settings.dense_model == "e5":
+        from .multilingual import OnnxE5
+
+        return OnnxE5(quantized=resolved_backend(settings) == "onnx-int8", batch_size=settings.embed_batch,
+                      threads=threads)
     if backend == "auto":
         return _auto_embedder(settings, threads)
     if backend in ("onnx-int8", "onnx"):
@@ -491,6 +525,10 @@ def make_embedder(settings: Settings, threads: int | None = None) -> Embedder:
 
 def embedder_name(settings: Settings) -> str:
     """The name an embedder would report, without loading it (to check a store's model)."""
+    if settings.dense_model == "e5":
+        from .multilingual import ONNX_NAME
+
+        return ONNX_NAME + ("-int8" if resolved_backend(settings) == "onnx-int8" else "")
     return {
         "onnx-int8": "all-MiniLM-L6-v2-onnx-int8",
         "onnx": "all-MiniLM-L6-v2-onnx",
@@ -504,8 +542,9 @@ def embedder_name(settings: Settings) -> str:
 def local_embedder(name: str | None, settings: Settings) -> Embedder | None:
     """The local embedder whose vectors are named `name` (a store's `embedder`), or None for a
     remote or unknown model: checking a store must never call out."""
-    for backend in ("hash", "onnx-int8", "onnx", "torch"):
-        candidate = settings.with_overrides(embed_backend=backend)
+    for backend, dense in (("hash", "minilm"), ("onnx-int8", "minilm"), ("onnx", "minilm"), ("torch", "minilm"),
+                           ("onnx-int8", "e5"), ("onnx", "e5")):
+        candidate = settings.with_overrides(embed_backend=backend, dense_model=dense)
         if embedder_name(candidate) == name:
             return make_embedder(candidate, threads=1)
     return None

@@ -101,7 +101,7 @@ def _embedder(settings: Settings, threads: int | None):
     global _EMBEDDER, _EMBEDDER_FOR
     from .embed import make_embedder
 
-    key = (settings.embed_backend, settings.embed_model, settings.embed_base_url)
+    key = (settings.dense_model, settings.embed_backend, settings.embed_model, settings.embed_base_url)
     if _EMBEDDER is None or key != _EMBEDDER_FOR:
         _EMBEDDER, _EMBEDDER_FOR = make_embedder(settings, threads=threads), key
     return _EMBEDDER
@@ -420,14 +420,11 @@ def _process(
     GPU, fed big batches, rather than one per worker."""
     from core.store import file_digest
 
-    from .embed import GPU_BACKENDS, embedder_name, resolved_backend
+    from .embed import GPU_BACKENDS, embedder_name, prepare_model, resolved_backend
 
     store.check_embedder(embedder_name(settings))
     backend = resolved_backend(settings)
-    if backend.startswith("onnx"):
-        from .embed import onnx_model_file
-
-        onnx_model_file(backend == "onnx-int8")  # export once, before the workers start
+    prepare_model(settings)  # export once, before the workers start
     embed_here = backend in GPU_BACKENDS and not ray_address
     total = len(todo)
     cores = os.cpu_count() or 1
