@@ -17,8 +17,13 @@ from core.text import guess_language
 from core.types import Chunk, Page, chunk_id
 
 from .embed import MAX_TOKENS, load_tokenizer
+from .layout import join_path
 
 TITLE_TOKENS = 40  # budget for the title line prepended when embedding
+# Whether a chunk's section path joins its title line in what is embedded and keyword-indexed.
+# Off: measured on the gold questions (out-of-fold page hit@5), it lowered retrieval, so the
+# path is shown with citations and given to an LLM, never mixed into the passage's vector.
+EMBED_SECTION = False
 CHROMA_KEYS = ("title", "publisher", "year", "language", "doc_type", "url", "page_label", "section", "resource_url",
                "resource_title", "related")
 
@@ -60,14 +65,15 @@ def _markdown_sections(text: str) -> list[tuple[int, str]]:
     """(offset, heading path) of each Markdown heading, for a chunk's `section` metadata.
 
     The path names the enclosing headings too ("Support > Accommodation"), as Word and
-    HTML documents (written with Markdown heading lines by the loaders) nest them.
+    HTML documents (written with Markdown heading lines by the loaders) nest them; like a PDF's
+    it keeps the innermost headings only, each cut to a readable length (`layout.join_path`).
     """
     out: list[tuple[int, str]] = []
     open_headings: list[tuple[int, str]] = []  # (level, heading) from the outermost in
     for m in re.finditer(r"^(#{1,6})\s+(.+)$", text, flags=re.MULTILINE):
         level = len(m.group(1))
         open_headings = [h for h in open_headings if h[0] < level] + [(level, m.group(2).strip())]
-        out.append((m.start(), " > ".join(h for _, h in open_headings)))
+        out.append((m.start(), join_path([h for _, h in open_headings])))
     return out
 
 
@@ -80,7 +86,7 @@ def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, ch
     for page in pages:
         if not page.text.strip():
             continue
-        sections = _markdown_sections(page.text)
+        sections = list(page.sections) or _markdown_sections(page.text)
         cursor = 0
         for piece in splitter.split_text(page.text):
             start, end, text = _locate(page.text, piece, cursor)
@@ -112,6 +118,8 @@ def embedding_text(chunk: Chunk) -> str:
     reach its passages; it is capped so the chunk itself is never truncated.
     """
     title = str(chunk.metadata.get("title") or "")
+    if EMBED_SECTION and chunk.metadata.get("section"):
+        title = f"{title} — {chunk.metadata['section']}".strip(" —")
     counter = _token_counter()
     budget = MAX_TOKENS - 2 - len(counter(chunk.text))
     if budget < 8 or not title:

@@ -11,6 +11,7 @@ and lists, so both share this one labeller. Pure functions over text, no state.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from core.text import numbers, stopwords
 
@@ -139,3 +140,175 @@ def line_labels(text: str) -> list[tuple[int, int, str]]:
             label = "text"
         out.append((s, e, label))
     return out
+
+
+# --------------------------------------------------------------------------- section paths
+
+SEPARATOR = " > "  # between the headings of a path; app.ui_view splits on it too
+MIN_BOOKMARKS = 3  # fewer bookmarks than this are not an outline (a cover, a stray "_GoBack")
+MAX_HEADING_CHARS = 60  # one heading in a path, cut at a word
+MAX_DEPTH = 3  # a path keeps its innermost headings only: "Part 2 > Identification of victims"
+MAX_PATH_CHARS = 100  # and drops outer ones while it is longer than this
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(?=[A-Za-z])")
+_PART = re.compile(r"^(?:part|chapter|section|article|annex|appendix|module|unit|step)\s+(?:\d{1,3}|[ivxlc]{1,5}|[a-z])[.:]?$",
+                   re.IGNORECASE)
+_CAPTION = re.compile(r"^(?:table|figure|fig\.|graph|chart|map|source|note|photo)\b", re.IGNORECASE)
+MAX_HEADING_LINES = 3  # a longer run of heading-like lines is a table, a list of names or contents
+_NOT_A_TITLE = re.compile(r"^_|\.(?:pdf|docx?|indd)\b|^(?:untitled|bookmark)\b", re.IGNORECASE)
+
+Marks = tuple[tuple[int, str], ...]  # (offset into a page's text, section path from there on)
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    """One entry of a PDF's outline: its title, 0-based page, and nesting depth (0 = top)."""
+
+    title: str
+    page: int
+    depth: int
+
+
+def _short(heading: str) -> str:
+    text = " ".join(heading.replace(">", "›").split()).strip(" .:;-–—")
+    if len(text) <= MAX_HEADING_CHARS:
+        return text
+    return text[:MAX_HEADING_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def join_path(headings: list[str]) -> str:
+    """A short section path: the innermost headings (`MAX_DEPTH`, `MAX_PATH_CHARS`), each cut to
+    a readable length, joined by `SEPARATOR` (a ">" inside a heading becomes "›")."""
+    parts = [p for p in (_short(h) for h in headings[-MAX_DEPTH:]) if p]
+    while len(parts) > 1 and len(SEPARATOR.join(parts)) > MAX_PATH_CHARS:
+        parts = parts[1:]
+    return SEPARATOR.join(parts)
+
+
+def _find(text: str, title: str, cursor: int) -> int | None:
+    """Where a bookmark's title starts in the page text (whitespace and case aside), from `cursor`."""
+    words = title.split()[:8]
+    if not words:
+        return None
+    m = re.compile(r"\s*".join(re.escape(w) for w in words), re.IGNORECASE).search(text, cursor)
+    return m.start() if m else None
+
+
+def outline_marks(pages: list[str], bookmarks: list[Bookmark]) -> list[Marks] | None:
+    """Section marks per page from a PDF outline, or None when it has too few usable bookmarks.
+
+    A bookmark starts its section where its title is found on its page, else at the page's top;
+    the section in force at the end of one page carries over to the start of the next.
+    """
+    usable = [b for b in bookmarks if 0 <= b.page < len(pages) and re.search(r"[A-Za-z]{2}", b.title)
+              and not _NOT_A_TITLE.search(b.title.strip())]
+    if len(usable) < MIN_BOOKMARKS:
+        return None
+    by_page: dict[int, list[Bookmark]] = {}
+    for b in usable:
+        by_page.setdefault(b.page, []).append(b)
+    out: list[Marks] = []
+    stack: list[tuple[int, str]] = []  # (depth, title) from the outermost in
+    for i, text in enumerate(pages):
+        marks: list[tuple[int, str]] = [(0, join_path([t for _, t in stack]))] if stack else []
+        cursor = 0
+        for b in by_page.get(i, []):
+            at = _find(text, b.title, cursor)
+            offset = cursor if at is None else at
+            cursor = offset
+            stack = [s for s in stack if s[0] < b.depth] + [(b.depth, b.title)]
+            marks = [m for m in marks if m[0] < offset] + [(offset, join_path([t for _, t in stack]))]
+        out.append(tuple(marks))
+    return out
+
+
+def _heading_blocks(text: str) -> list[tuple[int, list[str]]]:
+    """(offset, lines) of each heading on a page: a run of adjacent heading lines, split where a
+    numbered line starts the next heading ("2 Methods" / "2.1 Scope"). A run of more than
+    `MAX_HEADING_LINES` lines is a table, a list of names or a contents page, and gives none."""
+    runs: list[list[tuple[int, str]]] = []
+    last_end = -2
+    for s, e, label in line_labels(text):
+        if label != "heading":
+            last_end = -2
+            continue
+        line = (s, text[s:e].strip().lstrip("#").strip())
+        if runs and last_end >= 0 and text[last_end:s].count("\n") == 1:
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+        last_end = e
+    blocks: list[tuple[int, list[str]]] = []
+    for run in runs:
+        if len(run) > MAX_HEADING_LINES:
+            continue
+        for i, (s, line) in enumerate(run):
+            if i and not (_NUMBERED.match(line) or _PART.match(line)):
+                blocks[-1][1].append(line)
+            else:
+                blocks.append((s, [line]))
+    return blocks
+
+
+def is_section_heading(line: str) -> bool:
+    """A heading line that can name a section: words, not a caption, a table row or a figure.
+
+    Table rows pass the labeller's test for a heading line ("Arizona 6", "Overview 2020 2021"),
+    so a line holding numbers other than its own section number and one year or range is not one.
+    """
+    if re.search(r"\d\s*(?:%|percent\b|per cent\b)|\d[A-Z]", line):
+        return False  # a figure ("93 percent"), digits run into a word: a chart or table
+    text = _NUMBERED.sub("", line.strip())
+    letters = sum(c.isalpha() for c in text)
+    if not re.search(r"[A-Za-z]{3,}", text) or letters < 0.6 * len(text.replace(" ", "")) or len(text) < 4:
+        return False
+    if _CAPTION.match(text) or re.search(r"[a-z)]\d{1,2}$", text):  # a caption; a footnote number
+        return False
+    if re.search(r"\s\d{1,3}\*?$", text) and not _PART.match(text):
+        return False  # a table row ("Arizona 6")
+    return len(re.findall(r"\d+", re.sub(r"\d{4}\s*[–-]\s*\d{2,4}", "2000", text))) <= 1
+
+
+def _caps_over_title(lines: list[str]) -> bool:
+    """A capitals heading over a mixed-case one ("YOUTH VULNERABILITIES" / "Risk Factors"): two levels."""
+    return lines[0].isupper() and not any(ln.isupper() for ln in lines[1:])
+
+
+def heading_marks(pages: list[str]) -> list[Marks]:
+    """Section marks per page from the heading lines the labeller finds.
+
+    A numbered heading ("2.1 Screening") nests under the heading numbered one level up; a
+    "Part 2" line (or a capitals line) over a title line is a path of two; a capitals heading
+    after capitals headings starts a new top-level section; any other heading goes under a
+    numbered one, else replaces the innermost heading. The section carries over page ends until the next heading.
+    """
+    out: list[Marks] = []
+    stack: list[tuple[int, str]] = []  # (level, heading)
+    for text in pages:
+        marks: list[tuple[int, str]] = [(0, join_path([h for _, h in stack]))] if stack else []
+        for offset, lines in _heading_blocks(text):
+            lines = [ln for ln in lines if is_section_heading(ln) or _PART.match(ln)]
+            if not lines or not any(is_section_heading(ln) for ln in lines):
+                continue
+            if len(lines) > 1 and (_PART.match(lines[0]) or _caps_over_title(lines)):
+                stack = [(1, lines[0]), (2, " ".join(lines[1:]))]
+            else:
+                heading = " ".join(lines)
+                numbered = _NUMBERED.match(heading)
+                if numbered:
+                    level = numbered.group(1).count(".") + 1
+                    stack = [s for s in stack if s[0] < level] + [(level, heading)]
+                elif heading.isupper() and stack and stack[0][1].isupper():
+                    stack = [(1, heading)]  # capitals mark this document's top-level headings
+                elif stack and (_NUMBERED.match(stack[-1][1]) or _PART.match(stack[-1][1])):
+                    stack = [*stack, (stack[-1][0] + 1, heading)]
+                else:
+                    stack = [*stack[:-1], (stack[-1][0] if stack else 1, heading)]
+            marks = [m for m in marks if m[0] < offset] + [(offset, join_path([h for _, h in stack]))]
+        out.append(tuple(marks))
+    return out
+
+
+def section_marks(pages: list[str], bookmarks: list[Bookmark] | None = None) -> list[Marks]:
+    """Where each section starts on each page, and its path: from the outline when the PDF has
+    one (`MIN_BOOKMARKS` or more usable entries), else from the heading lines found."""
+    return outline_marks(pages, bookmarks or []) or heading_marks(pages)
