@@ -239,7 +239,8 @@ def _heading_blocks(text: str) -> list[tuple[int, list[str]]]:
         last_end = e
     blocks: list[tuple[int, list[str]]] = []
     for run in runs:
-        if len(run) > MAX_HEADING_LINES:
+        if len(run) > MAX_HEADING_LINES or _beside_figures(text, run[0][0], run[-1][0]) or \
+                any(not re.search(r"[A-Za-z]{3}", line) for _, line in run):
             continue
         for i, (s, line) in enumerate(run):
             if i and not (_NUMBERED.match(line) or _PART.match(line)):
@@ -247,6 +248,14 @@ def _heading_blocks(text: str) -> list[tuple[int, list[str]]]:
             else:
                 blocks.append((s, [line]))
     return blocks
+
+
+def _beside_figures(text: str, start: int, last: int) -> bool:
+    """Whether the line above or below a heading run holds no word: a chart's axis ("2019 2020
+    2021", "300"), so the run is its legend or labels, not a heading."""
+    above = text[:start].rstrip().rsplit("\n", 1)[-1] if text[:start].strip() else None
+    below = next((ln for ln in text[last:].split("\n")[1:] if ln.strip()), None)
+    return any(ln is not None and not re.search(r"[A-Za-z]{3}", ln) for ln in (above, below))
 
 
 def is_section_heading(line: str) -> bool:
@@ -265,6 +274,8 @@ def is_section_heading(line: str) -> bool:
         return False
     if re.search(r"\s\d{1,3}\*?$", text) and not _PART.match(text):
         return False  # a table row ("Arizona 6")
+    if is_reference(text) or re.search(r"(?<![–-]\s)(?<![–-])\b(?:19|20)\d{2}[a-z]?$", text):
+        return False  # a bibliography key ("Chuang 2014", "Strik et al. 2012"), an address
     return len(re.findall(r"\d+", re.sub(r"\d{4}\s*[–-]\s*\d{2,4}", "2000", text))) <= 1
 
 
