@@ -231,11 +231,11 @@ def _heading_blocks(text: str) -> list[tuple[int, list[str]]]:
         if label != "heading":
             last_end = -2
             continue
-        line = (s, text[s:e].strip().lstrip("#").strip())
+        entry = (s, text[s:e].strip().lstrip("#").strip())
         if runs and last_end >= 0 and text[last_end:s].count("\n") == 1:
-            runs[-1].append(line)
+            runs[-1].append(entry)
         else:
-            runs.append([line])
+            runs.append([entry])
         last_end = e
     blocks: list[tuple[int, list[str]]] = []
     for run in runs:
