@@ -287,7 +287,7 @@ def _caps_over_title(lines: list[str]) -> bool:
 def heading_marks(pages: list[str]) -> list[Marks]:
     """Section marks per page from the heading lines the labeller finds.
 
-    A numbered heading ("2.1 Screening") nests under the heading numbered one level up; a
+    A numbered heading ("2.1 Scope") nests under the heading numbered one level up; a
     "Part 2" line (or a capitals line) over a title line is a path of two; a capitals heading
     after capitals headings starts a new top-level section; any other heading goes under a
     numbered one, else replaces the innermost heading. The section carries over page ends until the next heading.
