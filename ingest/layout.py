@@ -154,7 +154,10 @@ _PART = re.compile(r"^(?:part|chapter|section|article|annex|appendix|module|unit
                    re.IGNORECASE)
 _CAPTION = re.compile(r"^(?:table|figure|fig\.|graph|chart|map|source|note|photo)\b", re.IGNORECASE)
 MAX_HEADING_LINES = 3  # a longer run of heading-like lines is a table, a list of names or contents
-_NOT_A_TITLE = re.compile(r"^_|\.(?:pdf|docx?|indd)\b|^(?:untitled|bookmark)\b", re.IGNORECASE)
+# bookmarks that name no section: a stray anchor ("_GoBack"), a file name, or a table or figure
+# (caption bookmarks, "13 - Misuse of identity", and the "Figures" / "Tables" entries over them)
+_NOT_A_TITLE = re.compile(r"^_|\.(?:pdf|docx?|indd)\b|^(?:untitled|bookmark)\b|^(?:table|figure|fig\.|chart|graph)\b|"
+                          r"^\d{1,3}\s+[-–]\s|^(?:list of )?(?:figures|tables|charts)$", re.IGNORECASE)
 
 Marks = tuple[tuple[int, str], ...]  # (offset into a page's text, section path from there on)
 

@@ -342,7 +342,10 @@ def _bookmarks(reader: Any) -> list[Bookmark]:
             if isinstance(item, list):
                 walk(item, depth + 1)
                 continue
-            page = reader.get_destination_page_number(item)
+            try:
+                page = reader.get_destination_page_number(item)
+            except Exception:  # one broken destination costs that bookmark only
+                continue
             title = " ".join(str(getattr(item, "title", "") or "").split())
             if page is not None and page >= 0 and title:
                 out.append(Bookmark(title, page, depth))
