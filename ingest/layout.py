@@ -146,6 +146,7 @@ def line_labels(text: str) -> list[tuple[int, int, str]]:
 
 SEPARATOR = " > "  # between the headings of a path; app.ui_view splits on it too
 MIN_BOOKMARKS = 3  # fewer bookmarks than this are not an outline (a cover, a stray "_GoBack")
+MAX_BOOKMARKS = 5000  # each is searched for on its page: a hostile outline must not cost minutes
 MAX_HEADING_CHARS = 60  # one heading in a path, cut at a word
 MAX_DEPTH = 3  # a path keeps its innermost headings only: "Part 2 > Identification of victims"
 MAX_PATH_CHARS = 100  # and drops outer ones while it is longer than this
@@ -203,7 +204,7 @@ def outline_marks(pages: list[str], bookmarks: list[Bookmark]) -> list[Marks] | 
     the section in force at the end of one page carries over to the start of the next.
     """
     usable = [b for b in bookmarks if 0 <= b.page < len(pages) and re.search(r"[A-Za-z]{2}", b.title)
-              and not _NOT_A_TITLE.search(b.title.strip())]
+              and not _NOT_A_TITLE.search(b.title.strip())][:MAX_BOOKMARKS]
     if len(usable) < MIN_BOOKMARKS:
         return None
     by_page: dict[int, list[Bookmark]] = {}
