@@ -20,9 +20,11 @@ from .embed import MAX_TOKENS, load_tokenizer
 from .layout import join_path
 
 TITLE_TOKENS = 40  # budget for the title line prepended when embedding
-# Whether a chunk's section path joins its title line in what is embedded and keyword-indexed.
-# Off: measured on the gold questions (out-of-fold page hit@5), it lowered retrieval, so the
-# path is shown with citations and given to an LLM, never mixed into the passage's vector.
+# Whether a chunk's section path joins its title line in what is embedded (the keyword index
+# reads title and text only). Off: measured once with bench/fit.py over the full corpus, page
+# hit@5 went 0.830 -> 0.824 at the shipped constants and 0.810 -> 0.830 with them refitted
+# out-of-fold: a few questions either way, and on it would need assistant/fitted.json refitted.
+# So the path is display-only: shown with citations and given to an LLM with each source.
 EMBED_SECTION = False
 CHROMA_KEYS = ("title", "publisher", "year", "language", "doc_type", "url", "page_label", "section", "resource_url",
                "resource_title", "related")
