@@ -96,11 +96,25 @@ def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, ch
             meta = {k: doc_meta[k] for k in CHROMA_KEYS if doc_meta.get(k) not in (None, "")}
             meta.update(page.metadata)
             meta["language"] = guess_language(text, doc_language) if multilingual else doc_language
-            heading = next((h for off, h in reversed(sections) if off <= start), None)
+            heading = _section_over(sections, start, end)
             if heading:
                 meta["section"] = heading
             chunks.append(Chunk(chunk_id(page.source, page.page, text), page.source, page.page, start, end, text, meta))
     return _dedupe(chunks)
+
+
+def _section_over(sections: list[tuple[int, str]], start: int, end: int) -> str | None:
+    """The section most of the span [start, end) sits under: a chunk that opens with the last
+    lines of one section and goes on into the next is named after the next (its quotes are)."""
+    share: dict[str, int] = {}
+    if sections and sections[0][0] > 0:
+        sections = [(0, ""), *sections]  # text before the first heading is under none
+    for i, (off, heading) in enumerate(sections):
+        until = sections[i + 1][0] if i + 1 < len(sections) else end
+        covered = min(until, end) - max(off, start)
+        if covered > 0:
+            share[heading] = share.get(heading, 0) + covered
+    return max(share, key=lambda h: share[h]) or None if share else None
 
 
 def _dedupe(chunks: list[Chunk]) -> list[Chunk]:

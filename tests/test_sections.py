@@ -154,3 +154,15 @@ def test_a_passage_without_a_section_keeps_the_plain_source_tag() -> None:
     hits = [Hit(Chunk("c1", "a.txt", None, 0, 10, "Some passage text.", {"title": "A"}), 1.0, 1)]
     user = build_messages("q?", hits)[-1]["content"]
     assert '<source n="1" from="A">\n' in user and "section=" not in user
+
+
+def test_a_chunk_that_runs_into_a_new_section_is_named_after_the_one_it_mostly_holds(tmp_path: Path) -> None:
+    path = _pdf(tmp_path / "toolkit.pdf", [[
+        "1 Introduction", "The toolkit helps first responders.",
+        "2 Indicators of child victims", "Children may have no access to their parents or guardians.",
+        "Children may look intimidated and behave unlike others of their age.", FILLER, FILLER,
+    ]])
+    doc = load(SourceFile(path, path.name), scans=False)
+    chunk = chunk_pages(doc.pages, doc.metadata, chunk_size=200, chunk_overlap=0)[0]
+    assert chunk.text.startswith("1 Introduction") and "no access to their parents" in chunk.text
+    assert chunk.metadata["section"] == "2 Indicators of child victims"
