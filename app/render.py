@@ -9,8 +9,9 @@ from core.text import terminal_safe
 from core.types import SCANNED_NOTE, Answer
 
 
-def _where(title: str, page: int | None, label: str | None, scanned: bool = False) -> str:
+def _where(title: str, page: int | None, label: str | None, scanned: bool = False, section: str | None = None) -> str:
     note = f" ({SCANNED_NOTE})" if scanned else ""
+    note += f" · {section.replace(' > ', ' › ')}" if section else ""  # the headings the quote sits under
     if page is None:
         return title + note
     shown = f"p. {page}" + (f" (printed {label})" if label and label != str(page) else "")
@@ -32,7 +33,7 @@ def render_answer_text(answer: Answer, width: int = 100) -> str:
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:
-            lines.append(f"  [{c.n}] {_where(c.title, c.page, c.page_label, c.ocr)}" + (f"  {c.url}" if c.url else ""))
+            lines.append(f"  [{c.n}] {_where(c.title, c.page, c.page_label, c.ocr, c.section)}" + (f"  {c.url}" if c.url else ""))
             if c.resource_url and c.resource_url != c.url:
                 lines.append(f"      from the resource page {c.resource_title or ''} {c.resource_url}".rstrip())
             lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", width - 6), "      "))

@@ -246,7 +246,7 @@ def _neutralise(text: str) -> str:
 
 
 def _attribute(text: str) -> str:
-    """A title as the value of the `from="..."` attribute: it cannot end the attribute or the tag."""
+    """A title or section path as an attribute's value: it cannot end the attribute or the tag."""
     return _neutralise(text).replace('"', "'").replace("<", "‹").replace(">", "›").replace("\n", " ")
 
 
@@ -256,7 +256,9 @@ def build_messages(question: str, hits: list[Hit], history: list[tuple[str, str]
     for n, hit in enumerate(hits, 1):
         c = hit.chunk
         where = f"{c.title}" + (f", page {c.page}" if c.page else "")
-        blocks.append(f'<source n="{n}" from="{_attribute(where)}">\n{_neutralise(c.text)}\n</source>')
+        section = str(c.metadata.get("section") or "")  # where in the document: the headings above it
+        attributes = f'from="{_attribute(where)}"' + (f' section="{_attribute(section)}"' if section else "")
+        blocks.append(f'<source n="{n}" {attributes}>\n{_neutralise(c.text)}\n</source>')
     user = (
         "Sources:\n" + "\n\n".join(blocks)
         + f"\n\nQuestion: {question}\n\nAnswer from the sources only, citing them as [n]."

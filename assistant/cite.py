@@ -75,6 +75,7 @@ def make_citation(n: int, hit: Hit, quote: str, page_label: str | None = None) -
         resource_url=meta.get("resource_url"),
         resource_title=meta.get("resource_title"),
         ocr=bool(meta.get("ocr")),
+        section=meta.get("section") or None,
     )
 
 

@@ -14,12 +14,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Page:
-    """One unit of extracted text: a PDF page, or a whole text file (page=None)."""
+    """One unit of extracted text: a PDF page, or a whole text file (page=None).
+
+    `sections`: (offset into `text`, section path from there on), as found at ingest (a PDF's
+    outline or heading lines); empty when the text marks its headings itself (Markdown lines).
+    """
 
     source: str
     page: int | None
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    sections: tuple[tuple[int, str], ...] = ()
 
 
 def chunk_id(source: str, page: int | None, text: str) -> str:
@@ -88,6 +93,7 @@ class Citation:
     resource_url: str | None = None  # the resource-library page a downloaded PDF came from
     resource_title: str | None = None
     ocr: bool = False  # the page had no text layer: its text (and so the quote) was read by OCR
+    section: str | None = None  # the headings the quoted passage sits under ("Part 2 > Screening")
 
 
 @dataclass

@@ -17,8 +17,15 @@ from core.text import guess_language
 from core.types import Chunk, Page, chunk_id
 
 from .embed import MAX_TOKENS, load_tokenizer
+from .layout import join_path
 
 TITLE_TOKENS = 40  # budget for the title line prepended when embedding
+# Whether a chunk's section path joins its title line in what is embedded (the keyword index
+# reads title and text only). Off: measured once with bench/fit.py over the full corpus, page
+# hit@5 went 0.830 -> 0.824 at the shipped constants and 0.810 -> 0.830 with them refitted
+# out-of-fold: a few questions either way, and on it would need assistant/fitted.json refitted.
+# So the path is display-only: shown with citations and given to an LLM with each source.
+EMBED_SECTION = False
 CHROMA_KEYS = ("title", "publisher", "year", "language", "doc_type", "url", "page_label", "section", "resource_url",
                "resource_title", "related")
 
@@ -60,14 +67,15 @@ def _markdown_sections(text: str) -> list[tuple[int, str]]:
     """(offset, heading path) of each Markdown heading, for a chunk's `section` metadata.
 
     The path names the enclosing headings too ("Support > Accommodation"), as Word and
-    HTML documents (written with Markdown heading lines by the loaders) nest them.
+    HTML documents (written with Markdown heading lines by the loaders) nest them; like a PDF's
+    it keeps the innermost headings only, each cut to a readable length (`layout.join_path`).
     """
     out: list[tuple[int, str]] = []
     open_headings: list[tuple[int, str]] = []  # (level, heading) from the outermost in
     for m in re.finditer(r"^(#{1,6})\s+(.+)$", text, flags=re.MULTILINE):
         level = len(m.group(1))
         open_headings = [h for h in open_headings if h[0] < level] + [(level, m.group(2).strip())]
-        out.append((m.start(), " > ".join(h for _, h in open_headings)))
+        out.append((m.start(), join_path([h for _, h in open_headings])))
     return out
 
 
@@ -80,7 +88,7 @@ def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, ch
     for page in pages:
         if not page.text.strip():
             continue
-        sections = _markdown_sections(page.text)
+        sections = list(page.sections) or _markdown_sections(page.text)
         cursor = 0
         for piece in splitter.split_text(page.text):
             start, end, text = _locate(page.text, piece, cursor)
@@ -88,11 +96,25 @@ def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, ch
             meta = {k: doc_meta[k] for k in CHROMA_KEYS if doc_meta.get(k) not in (None, "")}
             meta.update(page.metadata)
             meta["language"] = guess_language(text, doc_language) if multilingual else doc_language
-            heading = next((h for off, h in reversed(sections) if off <= start), None)
+            heading = _section_over(sections, start, end)
             if heading:
                 meta["section"] = heading
             chunks.append(Chunk(chunk_id(page.source, page.page, text), page.source, page.page, start, end, text, meta))
     return _dedupe(chunks)
+
+
+def _section_over(sections: list[tuple[int, str]], start: int, end: int) -> str | None:
+    """The section most of the span [start, end) sits under: a chunk that opens with the last
+    lines of one section and goes on into the next is named after the next (its quotes are)."""
+    share: dict[str, int] = {}
+    if sections and sections[0][0] > 0:
+        sections = [(0, ""), *sections]  # text before the first heading is under none
+    for i, (off, heading) in enumerate(sections):
+        until = sections[i + 1][0] if i + 1 < len(sections) else end
+        covered = min(until, end) - max(off, start)
+        if covered > 0:
+            share[heading] = share.get(heading, 0) + covered
+    return max(share, key=lambda h: share[h]) or None if share else None
 
 
 def _dedupe(chunks: list[Chunk]) -> list[Chunk]:
@@ -112,6 +134,8 @@ def embedding_text(chunk: Chunk) -> str:
     reach its passages; it is capped so the chunk itself is never truncated.
     """
     title = str(chunk.metadata.get("title") or "")
+    if EMBED_SECTION and chunk.metadata.get("section"):
+        title = f"{title} — {chunk.metadata['section']}".strip(" —")
     counter = _token_counter()
     budget = MAX_TOKENS - 2 - len(counter(chunk.text))
     if budget < 8 or not title:

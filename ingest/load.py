@@ -29,6 +29,7 @@ from core.types import Page
 
 from . import ocr
 from .clean import clean_pages
+from .layout import Bookmark, section_marks
 from .tables import pdf_table_rows, with_rows
 
 PDF_SUFFIXES = {".pdf"}
@@ -209,11 +210,12 @@ def load(sf: SourceFile, tables: bool = False, scans: bool = True) -> LoadedDocu
     if sf.text is None:
         _check_size(sf.path, suffix)
     extras: list[dict[str, Any]] = [{}]  # per page: metadata, and "rows" to append after cleaning
+    bookmarks: list[Bookmark] | None = None  # a PDF's outline; its sections are found after cleaning
     if sf.text is not None:
         raw_pages, meta = [sf.text], {"doc_type": "text"}
         labels: list[str | None] = [None]
     elif suffix in PDF_SUFFIXES:
-        raw_pages, labels, meta, extras = _read_pdf(sf.path, tables, scans)
+        raw_pages, labels, meta, extras, bookmarks = _read_pdf(sf.path, tables, scans)
     elif suffix in TEXT_SUFFIXES | HTML_SUFFIXES:
         raw_pages, meta = _read_text_like(sf.path)
         labels = [None]
@@ -233,12 +235,14 @@ def load(sf: SourceFile, tables: bool = False, scans: bool = True) -> LoadedDocu
     if not declared:
         meta["language"] = guess_language(" ".join(cleaned)[:20000])
     is_pdf = meta.get("doc_type") == "pdf"
+    marks = section_marks(cleaned, bookmarks) if bookmarks is not None else [() for _ in cleaned]
     pages = [
         Page(
             source=sf.source,
             page=(i + 1) if is_pdf else None,
             text=text,
             metadata=({"page_label": labels[i]} if labels[i] else {}) | extras[i].get("metadata", {}),
+            sections=marks[i],
         )
         for i, text in enumerate(cleaned)
     ]
@@ -260,8 +264,9 @@ def _title_from_name(path: Path) -> str:
 
 def _read_pdf(
     path: Path, tables: bool = False, scans: bool = True,
-) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]]]:
-    """Page texts, page labels, document metadata, and per page: table rows and OCR marks.
+) -> tuple[list[str], list[str | None], dict[str, Any], list[dict[str, Any]], list[Bookmark]]:
+    """Page texts, page labels, document metadata, per page: table rows and OCR marks; and the
+    outline's bookmarks (the section paths come from them, else from heading lines).
 
     Pages read by OCR carry `"ocr": True` in their metadata (so in their chunks' metadata and
     citations), and the document's metadata lists them as `ocr_pages` (1-based) in the ledger."""
@@ -285,6 +290,7 @@ def _read_pdf(
         has_labels = "/PageLabels" in reader.root_object
         labels: list[str | None] = list(reader.page_labels) if has_labels else [None] * n
         info: Mapping[str, Any] = reader.metadata or {}
+        bookmarks = _bookmarks(reader)
     except IngestError:
         raise
     except FileNotDecryptedError:
@@ -323,7 +329,32 @@ def _read_pdf(
     year = re.match(r"D:(\d{4})", str(info.get("/CreationDate") or ""))
     if year:
         meta["year"] = int(year.group(1))
-    return texts, labels, meta, extras
+    return texts, labels, meta, extras, bookmarks
+
+
+def _bookmarks(reader: Any) -> list[Bookmark]:
+    """The PDF's outline as (title, 0-based page, depth), in document order; [] when it has none
+    or it cannot be read (a damaged outline costs the sections, never the document)."""
+    out: list[Bookmark] = []
+
+    def walk(items: list[Any], depth: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+            except Exception:  # one broken destination costs that bookmark only
+                continue
+            title = " ".join(str(getattr(item, "title", "") or "").split())
+            if page is not None and page >= 0 and title:
+                out.append(Bookmark(title, page, depth))
+
+    try:
+        walk(reader.outline, 0)
+    except Exception:  # pypdf raises many kinds on a damaged outline
+        return []
+    return out
 
 
 def _has_image(page: Any) -> bool:

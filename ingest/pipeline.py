@@ -25,7 +25,7 @@ from core.settings import Settings
 
 from .load import SourceFile, discover
 
-PIPELINE_VERSION = "4"  # bump when cleaning or chunking changes, to re-ingest everything
+PIPELINE_VERSION = "5"  # bump when cleaning or chunking changes, to re-ingest everything (5: section paths)
 
 ProgressCallback = Callable[[str, int, int], None]  # (message, done, total)
 

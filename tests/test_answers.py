@@ -98,7 +98,7 @@ def llm_settings(store: Path, base_url: str, **overrides) -> Settings:
 
 def sources_in(user_message: str) -> dict[int, str]:
     """The numbered source texts of a prompt, as the model received them."""
-    blocks = re.findall(r'<source n="(\d+)" from="[^"]*">\n(.*?)\n</source>', user_message, re.S)
+    blocks = re.findall(r'<source n="(\d+)" from="[^"]*"(?: section="[^"]*")?>\n(.*?)\n</source>', user_message, re.S)
     return {int(n): text for n, text in blocks}
 
 

@@ -458,7 +458,7 @@ def _copy_a_sentence(extra: str):
 
     def reply(body: dict[str, Any]) -> str:
         user = body["messages"][-1]["content"]
-        first = re.findall(r'<source n="1" from="[^"]*">\n(.*?)\n</source>', user, re.S)[0]
+        first = re.findall(r'<source n="1" from="[^"]*"(?: section="[^"]*")?>\n(.*?)\n</source>', user, re.S)[0]
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(first.split()))
                      if len(s.split()) >= 8 and "[" not in s]
         return f"{max(sentences, key=len)} [1]{extra}"

@@ -81,7 +81,7 @@ def llm(settings: Settings, base_url: str, **overrides) -> Settings:
 
 
 def sources_in(user_message: str) -> dict[int, str]:
-    blocks = re.findall(r'<source n="(\d+)" from="[^"]*">\n(.*?)\n</source>', user_message, re.S)
+    blocks = re.findall(r'<source n="(\d+)" from="[^"]*"(?: section="[^"]*")?>\n(.*?)\n</source>', user_message, re.S)
     return {int(n): text for n, text in blocks}
 
 
@@ -137,7 +137,7 @@ def test_obeyed_injections_are_never_shown(store: Settings) -> None:
         asked += 1
         user = srv.chat_requests()[-1]["messages"][-1]["content"]
         assert user.count("<source ") == user.count("</source>") == len(answer.retrieved)
-        assert len(re.findall(r'<source n="\d+" from="[^"]*">\n', user)) == len(answer.retrieved)
+        assert len(re.findall(r'<source n="\d+" from="[^"]*"(?: section="[^"]*")?>\n', user)) == len(answer.retrieved)
         assert not leaked(TITLE_PAYLOAD, answer.text), answer.text
     record("llm", injection_documents=len(INJECTIONS) + 1, obeyed_replies=asked, injected_shown=injected)
 
