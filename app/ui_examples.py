@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import LanternError
 from core.text import LANGUAGES, stopwords, words
+from ingest.layout import SEPARATOR
 
 if TYPE_CHECKING:
     from assistant.api import Lantern
@@ -138,7 +139,8 @@ def sections_by_source(chunks: Iterable) -> dict[str, list[str]]:
     order: dict[str, list[str]] = {}
     tally: dict[tuple[str, str], list[int]] = {}  # (source, heading) -> [passages in the UI's language, all]
     for chunk in chunks:
-        section = (chunk.metadata or {}).get("section")
+        # the innermost heading of a path ("Part 2 > Identification of victims"): a question reads one topic
+        section = str((chunk.metadata or {}).get("section") or "").split(SEPARATOR)[-1].strip()
         headings = order.setdefault(chunk.source, [])
         if not section:
             continue

@@ -17,7 +17,7 @@ from core.text import guess_language
 from core.types import Chunk, Page, chunk_id
 
 from .embed import MAX_TOKENS, load_tokenizer
-from .layout import join_path
+from .layout import join_path, without_title
 
 TITLE_TOKENS = 40  # budget for the title line prepended when embedding
 # Whether a chunk's section path joins its title line in what is embedded (the keyword index
@@ -96,7 +96,7 @@ def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, ch
             meta = {k: doc_meta[k] for k in CHROMA_KEYS if doc_meta.get(k) not in (None, "")}
             meta.update(page.metadata)
             meta["language"] = guess_language(text, doc_language) if multilingual else doc_language
-            heading = _section_over(sections, start, end)
+            heading = without_title(_section_over(sections, start, end) or "", doc_meta.get("title"))
             if heading:
                 meta["section"] = heading
             chunks.append(Chunk(chunk_id(page.source, page.page, text), page.source, page.page, start, end, text, meta))

@@ -154,6 +154,9 @@ _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(?=[A-Za-z])")
 _PART = re.compile(r"^(?:part|chapter|section|article|annex|appendix|module|unit|step)\s+(?:\d{1,3}|[ivxlc]{1,5}|[a-z])[.:]?$",
                    re.IGNORECASE)
 _CAPTION = re.compile(r"^(?:table|figure|fig\.|graph|chart|map|source|note|photo)\b", re.IGNORECASE)
+MAX_CARRY_PAGES = 2  # a heading line's section names at most this many following pages with no heading of
+# their own: a missed heading must not leave a wrong path (a table's header row) on twenty pages; an
+# outline's sections carry on to the next bookmark, however far
 MAX_HEADING_LINES = 3  # a longer run of heading-like lines is a table, a list of names or contents
 # bookmarks that name no section: a stray anchor ("_GoBack"), a file name, or a table or figure
 # (caption bookmarks, "13 - Misuse of identity", and the "Figures" / "Tables" entries over them)
@@ -177,6 +180,18 @@ def _short(heading: str) -> str:
     if len(text) <= MAX_HEADING_CHARS:
         return text
     return text[:MAX_HEADING_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def without_title(path: str, title: str | None) -> str:
+    """The path less leading headings that repeat the document's title (a Markdown file's `# Title`,
+    a report's cover line): the citation names the title already."""
+    def key(text: str) -> str:
+        return re.sub(r"\W+", " ", text).strip().casefold()
+
+    parts = path.split(SEPARATOR)
+    while parts and title and key(parts[0]) and key(parts[0]) == key(_short(title)):
+        parts = parts[1:]
+    return SEPARATOR.join(parts)
 
 
 def join_path(headings: list[str]) -> str:
@@ -294,12 +309,17 @@ def heading_marks(pages: list[str]) -> list[Marks]:
     A numbered heading ("2.1 Scope") nests under the heading numbered one level up; a
     "Part 2" line (or a capitals line) over a title line is a path of two; a capitals heading
     after capitals headings starts a new top-level section; any other heading goes under a
-    numbered one, else replaces the innermost heading. The section carries over page ends until the next heading.
+    numbered one, else replaces the innermost heading. The section carries over page ends until the
+    next heading, for at most `MAX_CARRY_PAGES` pages without one.
     """
     out: list[Marks] = []
     stack: list[tuple[int, str]] = []  # (level, heading)
+    quiet = 0  # pages since the last heading found
     for text in pages:
+        if quiet >= MAX_CARRY_PAGES:
+            stack = []
         marks: list[tuple[int, str]] = [(0, join_path([h for _, h in stack]))] if stack else []
+        quiet += 1
         for offset, lines in _heading_blocks(text):
             lines = [ln for ln in lines if is_section_heading(ln) or _PART.match(ln)]
             if not lines or not any(is_section_heading(ln) for ln in lines):
@@ -319,6 +339,7 @@ def heading_marks(pages: list[str]) -> list[Marks]:
                 else:
                     stack = [*stack[:-1], (stack[-1][0] if stack else 1, heading)]
             marks = [m for m in marks if m[0] < offset] + [(offset, join_path([h for _, h in stack]))]
+            quiet = 0
         out.append(tuple(marks))
     return out
 

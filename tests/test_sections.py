@@ -80,6 +80,19 @@ def test_pdf_without_outline_takes_its_heading_lines_across_pages(tmp_path: Path
     assert not any("Arizona" in (c.metadata.get("section") or "") for c in chunks)
 
 
+def test_a_heading_line_names_a_few_following_pages_not_the_rest_of_the_document(tmp_path: Path) -> None:
+    # a missed heading must not leave the last one found (perhaps a table's header row) on every later page
+    pages: list[list[str | tuple[str, int]]] = [["4 Record keeping", "Keep the first account as it was given.", FILLER]]
+    duties = ["Interpreters are booked before any interview starts.", "Each decision is written down with its date.",
+              "Copies of documents go to the person concerned.", "Records are kept for at least six years.",
+              "Access to the file is logged by name."]
+    pages += [[duty, FILLER] for duty in duties]
+    chunks = _chunks(_pdf(tmp_path / "long.pdf", pages))
+    assert _section_of(chunks, "Interpreters are booked") == "4 Record keeping"  # carried over two page ends
+    assert _section_of(chunks, "written down with its date") == "4 Record keeping"
+    assert _section_of(chunks, "Copies of documents") is None and _section_of(chunks, "logged by name") is None
+
+
 def test_a_heading_names_the_section_but_is_never_glued_into_a_quote() -> None:
     text = ("The assessment closes with a written decision.\n"
             "Identification of victims\n"
@@ -166,3 +179,15 @@ def test_a_chunk_that_runs_into_a_new_section_is_named_after_the_one_it_mostly_h
     chunk = chunk_pages(doc.pages, doc.metadata, chunk_size=200, chunk_overlap=0)[0]
     assert chunk.text.startswith("1 Introduction") and "no access to their parents" in chunk.text
     assert chunk.metadata["section"] == "2 Indicators of child victims"
+
+
+def test_a_heading_that_repeats_the_title_is_left_out_of_the_path(tmp_path: Path) -> None:
+    # a Markdown file's "# Title" line opens every path: the citation already names the title
+    guide = tmp_path / "guide.md"
+    guide.write_text("# Referral Guide\n\nIntro text for readers.\n\n## After the decision\n\n"
+                     "Support continues for at least forty-five days.\n", encoding="utf-8")
+    doc = load(SourceFile(guide, guide.name), scans=False)
+    assert doc.metadata["title"] == "Referral Guide"
+    chunks = chunk_pages(doc.pages, doc.metadata, chunk_size=40, chunk_overlap=0)
+    assert _section_of(chunks, "forty-five days") == "After the decision"
+    assert not any("Referral Guide" in str(c.metadata.get("section")) for c in chunks)
