@@ -184,12 +184,14 @@ def _short(heading: str) -> str:
 
 def without_title(path: str, title: str | None) -> str:
     """The path less leading headings that repeat the document's title (a Markdown file's `# Title`,
-    a report's cover line): the citation names the title already."""
+    a Word file's title heading, a web page's `<h1>`): the citation names the title already."""
     def key(text: str) -> str:
         return re.sub(r"\W+", " ", text).strip().casefold()
 
+    # a web page's title adds its site's name: "Shelter guidance | Safe Homes Network"
+    titles = {key(_short(t)) for t in (title or "", re.split(r"\s+[|·]\s+", title or "")[0])} - {""}
     parts = path.split(SEPARATOR)
-    while parts and title and key(parts[0]) and key(parts[0]) == key(_short(title)):
+    while parts and key(parts[0]) in titles:
         parts = parts[1:]
     return SEPARATOR.join(parts)
 
