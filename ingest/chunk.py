@@ -88,7 +88,9 @@ def chunk_pages(pages: list[Page], doc_meta: dict[str, Any], chunk_size: int, ch
     for page in pages:
         if not page.text.strip():
             continue
-        sections = list(page.sections) or _markdown_sections(page.text)
+        # Markdown heading lines only in files written as Markdown (Markdown, Word, HTML: no page
+        # numbers); a PDF line that opens with "#" is a table's "# %" header, not a heading
+        sections = list(page.sections) or (_markdown_sections(page.text) if page.page is None else [])
         cursor = 0
         for piece in splitter.split_text(page.text):
             start, end, text = _locate(page.text, piece, cursor)

@@ -157,6 +157,8 @@ _CAPTION = re.compile(r"^(?:table|figure|fig\.|graph|chart|map|source|note|photo
 MAX_CARRY_PAGES = 2  # a heading line's section names at most this many following pages with no heading of
 # their own: a missed heading must not leave a wrong path (a table's header row) on twenty pages; an
 # outline's sections carry on to the next bookmark, however far
+MAX_CHAPTER = 30  # a line opening with a larger bare number is a footnote or a list entry, not a chapter
+MAX_HEADING_WORDS = 12  # a longer line is a sentence, even when it stands alone on its line
 MAX_HEADING_LINES = 3  # a longer run of heading-like lines is a table, a list of names or contents
 # bookmarks that name no section: a stray anchor ("_GoBack"), a file name, or a table or figure
 # (caption bookmarks, "13 - Misuse of identity", and the "Figures" / "Tables" entries over them)
@@ -293,6 +295,11 @@ def is_section_heading(line: str) -> bool:
         return False
     if _CAPTION.match(text) or re.search(r"[a-z)]\d{1,2}$", text):  # a caption; a footnote number
         return False
+    numbered = _NUMBERED.match(line.strip())
+    if numbered and "." not in numbered.group(1) and int(numbered.group(1)) > MAX_CHAPTER:
+        return False  # a footnote ("94 Organisation for Economic Co-operation…"), not chapter 94
+    if re.search(r"[“”\"„«»]", text) or len(text.split()) > MAX_HEADING_WORDS:
+        return False  # a reference quoting a title, or a sentence broken across lines
     if re.search(r"\s\d{1,3}\*?$", text) and not _PART.match(text):
         return False  # a table row ("Arizona 6")
     if is_reference(text) or re.search(r"(?<![–-]\s)(?<![–-])\b(?:19|20)\d{2}[a-z]?$", text):

@@ -191,3 +191,16 @@ def test_a_heading_that_repeats_the_title_is_left_out_of_the_path(tmp_path: Path
     chunks = chunk_pages(doc.pages, doc.metadata, chunk_size=40, chunk_overlap=0)
     assert _section_of(chunks, "forty-five days") == "After the decision"
     assert not any("Referral Guide" in str(c.metadata.get("section")) for c in chunks)
+
+
+def test_table_headers_footnotes_and_sentences_name_no_section(tmp_path: Path) -> None:
+    from ingest.layout import is_section_heading
+
+    assert is_section_heading("2.1 Screening") and is_section_heading("Indicators of child victims")
+    assert not is_section_heading("94 Organisation for Economic Co-operation and Development")  # a footnote
+    assert not is_section_heading("Terres des Hommes, “The Neglected Link: Effects of Climate")  # a reference
+    assert not is_section_heading("The survey instrument was built to match the questions asked by every partner site")
+    # a PDF table whose header row opens with "#" is not a Markdown heading
+    path = _pdf(tmp_path / "table.pdf", [["Reported Year 2020 2021", "# % # %", "Caretaker concerns 229 5% 244 5%",
+                                          "Every figure counts calls to the hotline.", FILLER]])
+    assert all(not c.metadata.get("section") for c in _chunks(path))
