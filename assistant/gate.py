@@ -18,7 +18,7 @@ When it abstains, `abstain_reason` says why in words a reader can check.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -151,6 +151,13 @@ def key_terms(question: str) -> list[str]:
     return list({t.lower(): t for t in reversed(ordered)}.values())[::-1]
 
 
+def _name_spans(n: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of every run of 2 to 6 consecutive words among n: the spans an acronym abbreviates."""
+    for i in range(n):
+        for j in range(i + 2, min(n, i + 6) + 1):
+            yield i, j
+
+
 def spelled_out(question: str) -> dict[str, set[str]]:
     """Initials of the question's multi-word names ("Department of Homeland Security" → "DHS"),
     by the name's words: a word counts as present where the text uses the acronym instead."""
@@ -159,12 +166,11 @@ def spelled_out(question: str) -> dict[str, set[str]]:
     for m in _NAME_RUN.finditer(question):
         words = [re.sub(r"['’]s?$", "", w) for w in re.split(r"\s+", m.group(0).strip())
                  if w and w[0].isupper() and w.lower() not in stop]
-        for i in range(len(words)):
-            for j in range(i + 2, min(len(words), i + 6) + 1):
-                if j - i == 2 and len(words) > 2:
-                    continue  # two letters of a longer name ("HS" of "Homeland Security") would match by chance
-                for w in words[i:j]:
-                    out.setdefault(w, set()).add("".join(x[0] for x in words[i:j]))
+        for i, j in _name_spans(len(words)):
+            if j - i == 2 and len(words) > 2:
+                continue  # two letters of a longer name ("HS" of "Homeland Security") would match by chance
+            for w in words[i:j]:
+                out.setdefault(w, set()).add("".join(x[0] for x in words[i:j]))
     return out
 
 
@@ -177,9 +183,7 @@ def acronyms(text: str) -> set[str]:
     found: set[str] = set()
     for m in _NAME_RUN.finditer(text):
         words = [w for w in re.split(r"\s+", m.group(0).strip()) if w and w[0].isupper()]
-        for i in range(len(words)):
-            for j in range(i + 2, min(len(words), i + 6) + 1):
-                found.add("".join(w[0] for w in words[i:j]))
+        found.update("".join(w[0] for w in words[i:j]) for i, j in _name_spans(len(words)))
     return found
 
 
