@@ -9,6 +9,12 @@ candidates: for a Dutch or French question its keyword half matches the names, n
 acronyms the question shares with English text and its dense half the cognates; e5 then
 reads question and passages across languages and orders them.
 
+For a question not in English the candidates come from the bridge instead (assistant/bridge.py,
+`bridged_query`): the question's e5 vector mapped linearly into MiniLM's space and searched in the
+MiniLM index, which finds what e5 would (bench/crosslingual.py, 13 Dutch and French questions,
+map fitted leaving the gold documents out: page hit@5 4 -> 7 of 13) at the cost of one e5 query
+vector, which the re-scoring then reuses.
+
 When it runs (setting `crosslingual`): `auto` for a question not in English, or whose
 first candidates include text in another language than the question's (an English question
 over the Dutch part of a treaty); `all` for every question; `off` never. English questions over
@@ -43,7 +49,8 @@ Ranked = list[tuple[str, float]]
 class CrossLingualStage:
     """Orders a question's first `candidates` chunks by e5 similarity fused with their first-stage rank."""
 
-    def __init__(self, mode: str = "auto", candidates: int = CANDIDATES, embedder=None, cache_size: int = 20_000):
+    def __init__(self, mode: str = "auto", candidates: int = CANDIDATES, embedder=None, cache_size: int = 20_000,
+                 bridge: bool = True):
         if mode not in MODES:
             raise ValueError(f"crosslingual mode {mode!r}: use one of {', '.join(MODES)}")
         self.mode = mode
@@ -52,6 +59,8 @@ class CrossLingualStage:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # chunk id -> e5 passage vector
         self._cache_size = cache_size
         self.first_weight = dict(FIRST_STAGE_WEIGHT)
+        self.bridge = bridge  # a foreign question's candidates from the bridged dense search
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # question -> e5 query vector
 
     @property
     def embedder(self):
@@ -90,6 +99,28 @@ class CrossLingualStage:
         head = [kv for kv in pool if kv[0] == keyword_top] or [(keyword_top, pool[0][1] if pool else 0.0)]
         return head + self.rescore(question, rest, [c for c in chunks if c.id != keyword_top], self.first_weight["foreign"])
 
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's e5 vector, embedded once for the bridged search and the re-scoring."""
+        vector = self._queries.get(question)
+        if vector is None:
+            vector = self._queries[question] = self.embedder.embed_query(question)
+            while len(self._queries) > 64:
+                self._queries.popitem(last=False)
+        return vector
+
+    def bridged_query(self, question: str, embedder_name: str) -> np.ndarray | None:
+        """The question's e5 vector mapped into MiniLM's space (assistant/bridge.py), to search the
+        MiniLM index with; None when the stage is off, no bridge ships, or the store's dense model is
+        not the one the bridge maps into."""
+        if self.mode == "off" or not self.bridge:
+            return None
+        from .bridge import load
+
+        found = load()
+        if found is None or not found.fits(embedder_name):
+            return None
+        return found.map(self.query_vector(question))
+
     def vectors(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """e5 passage vectors of the chunks, embedding only those not seen before."""
         missing = [c for c in chunks if c.id not in self._cache]
@@ -113,7 +144,7 @@ class CrossLingualStage:
         chunks = [c for c in chunks if c.id in first]
         if not chunks:
             return ranked
-        sims = self.vectors(chunks) @ self.embedder.embed_query(question)
+        sims = self.vectors(chunks) @ self.query_vector(question)
         e5_rank = {chunks[i].id: rank for rank, i in enumerate(np.argsort(-sims, kind="stable"), 1)}
         order = sorted(
             (c.id for c in chunks),

@@ -174,7 +174,14 @@ class Retriever:
         fused = fuse(dense if dense_weight > 0 else [], keyword, self.fusion, dense_weight=dense_weight)
         # --- cross-lingual stage (assistant/crosslingual.py): multilingual e5 re-orders the best candidates
         if self.crosslingual is not None:
-            both = fused if english else fuse(dense, keyword, self.fusion)
+            # a question not in English: candidates from its e5 vector bridged into MiniLM's space
+            # (assistant/bridge.py); without a bridge, MiniLM's own vector of it and the keywords
+            bridged = None if english or self.multilingual else self.crosslingual.bridged_query(
+                question, str(getattr(self.embedder, "name", "")))
+            if bridged is not None:
+                both = fuse(self.dense(bridged, filters, sources, candidates), [])
+            else:
+                both = fused if english else fuse(dense, keyword, self.fusion)
             top_keyword = keyword[0][0] if keyword else None
             fused = self.crosslingual.apply(question, language, both, fused, self.store.chunks, top_keyword)
         # --- end of cross-lingual stage
