@@ -252,6 +252,71 @@ def shipped(b: Bench, n: int, nano: bool = False, fp32: bool = False) -> Callabl
     return run
 
 
+class BridgeRows:
+    """`Retriever.search` itself (crosslingual=auto, CANDIDATES re-scored) without and with the bridge
+    (assistant/bridge.py): the shipped matrix, and one refitted per question without the folds (5,
+    by document, as bench/fit_bridge.py draws them) that hold any of its gold documents."""
+
+    def __init__(self, b: Bench, e5_store: Path | None):
+        self.b = b
+        self.gold: dict[str, set[str]] = {}
+        self.pairs = None
+        if e5_store is not None:
+            from bench.fit_bridge import pairs
+            from core.store import Store
+
+            e5 = Store.open(Settings.load(environ={}, store=e5_store, dense_model="e5"))
+            self.pairs = pairs(b.r.store, e5)
+        self.times: dict[str, list[float]] = {}
+
+    def oof_bridge(self, question: str):
+        from assistant.bridge import Bridge
+        from bench.fit_bridge import LAMBDAS, ridge
+
+        assert self.pairs is not None
+        x, y, doc, sources = self.pairs
+        rng = np.random.default_rng(0)  # fit_bridge.cross_validate's folds
+        fold_of_doc = np.empty(len(sources), dtype=int)
+        fold_of_doc[rng.permutation(len(sources))] = np.arange(len(sources)) % 5
+        out_folds = {fold_of_doc[i] for i, s in enumerate(sources) if s in self.gold.get(question, set())}
+        keep = ~np.isin(fold_of_doc[doc], list(out_folds))
+        lam = float(json.loads((REPO / "assistant" / "bridge.json").read_text())["ridge_penalty"]) \
+            if (REPO / "assistant" / "bridge.json").exists() else LAMBDAS[0]
+        return Bridge(ridge(x[keep], y[keep], lam))
+
+    def run(self, name: str, bridge: str) -> Callable[[str], Ranked]:
+        """bridge: off, shipped, oof. Each question starts cold (no e5 passage vector cached)."""
+        from assistant import bridge as bridge_module
+        from assistant.crosslingual import CrossLingualStage
+
+        def fn(q: str) -> Ranked:
+            stage = CrossLingualStage("auto", embedder=self.b.stage.embedder, bridge=bridge != "off")
+            saved = dict(bridge_module._loaded)
+            if bridge == "oof" and guess_language(q) != "en":
+                bridge_module._loaded[bridge_module.MATRIX] = self.oof_bridge(q)
+            self.b.r.crosslingual = stage
+            try:
+                t = time.perf_counter()
+                hits = self.b.r.search(q, top_k=DEPTH)
+                if guess_language(q) != "en":
+                    self.times.setdefault(name, []).append(time.perf_counter() - t)
+            finally:
+                self.b.r.crosslingual = None
+                bridge_module._loaded.clear()
+                bridge_module._loaded.update(saved)
+            return [(h.chunk.id, h.score) for h in hits.hits]
+
+        return fn
+
+    def configs(self, xl: list[Question]) -> dict[str, Callable[[str], Ranked]]:
+        self.gold = {q.question: {g.file for g in q.gold} for q in xl}
+        out = {"search: e5 stage, no bridge (before)": self.run("off", "off"),
+               "search: e5 stage + bridge (shipped, fitted on every document)": self.run("shipped", "shipped")}
+        if self.pairs is not None:
+            out["search: e5 stage + bridge without the gold documents' folds (out of fold)"] = self.run("oof", "oof")
+        return out
+
+
 def e5_store_configs(b: Bench) -> dict[str, Callable[[str], Ranked]]:
     """Rows on a store built with dense_model=e5 (`--e5-store`)."""
     def hybrid(q: str) -> Ranked:
@@ -348,6 +413,8 @@ def main() -> None:
     parser.add_argument("--no-english", action="store_true", help="score the cross-lingual questions only")
     parser.add_argument("--e5-store", type=Path, default=None,
                         help="a store of the same corpus built with dense_model=e5: adds its rows")
+    parser.add_argument("--bridge", action="store_true",
+                        help="only the rows of Retriever.search with and without the bridge (out of fold with --e5-store)")
     args = parser.parse_args()
     from assistant.api import Lantern
 
@@ -369,6 +436,17 @@ def main() -> None:
         print(f"| {name} | {mx['page_hit@5']:.3f} | {mx['mrr']:.3f} | {tx:.0f} | "
               f"{me['page_hit@5']:.3f} | {me['mrr']:.3f} | {te:.0f} |", flush=True)
 
+    if args.bridge:
+        rows = BridgeRows(b, args.e5_store)
+        for name, fn in rows.configs(xl).items():
+            x, e = score(fn, b, xl), score(fn, b, en)
+            row(name, x, e)
+            print("  per question:", " ".join(f"{q.id}:{int(r.page_hit_5)}" for q, r in zip(xl, x[0], strict=True)))
+        print("\n| foreign question, cold (2 cores) | p50 ms | p95 ms |\n|---|---|---|")
+        for name, times in rows.times.items():
+            print(f"| {name} | {1000 * np.percentile(times, 50):.0f} | {1000 * np.percentile(times, 95):.0f} |")
+        lantern.close()
+        return
     benches = [(b, configs(b, not args.skip_index))]
     if args.e5_store:
         e5_lantern = Lantern(Settings.load(environ={}, store=args.e5_store, dense_model="e5").with_overrides(crosslingual="off"))
