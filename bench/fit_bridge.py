@@ -114,7 +114,7 @@ def main() -> None:
     x, y, doc, sources = pairs(minilm, e5)
     print(f"{len(x)} chunk pairs from {len(sources)} documents")
     table = cross_validate(x, y, doc, args.folds)
-    print(f"\n| ridge penalty | held-out cosine | own-chunk MRR |\n|---|---|---|")
+    print("\n| ridge penalty | held-out cosine | own-chunk MRR |\n|---|---|---|")
     for lam, row in table.items():
         print(f"| {lam:g} | {row['cosine']:.4f} | {row['own_mrr']:.4f} |")
     best = max(table, key=lambda lam: table[lam]["own_mrr"])
