@@ -175,11 +175,11 @@ class Retriever:
         # --- cross-lingual stage (assistant/crosslingual.py): multilingual e5 re-orders the best candidates
         if self.crosslingual is not None:
             # a question not in English: candidates from its e5 vector bridged into MiniLM's space
-            # (assistant/bridge.py); without a bridge, MiniLM's own vector of it and the keywords
+            # (assistant/bridge.py) and the keyword half's best; without a bridge, MiniLM's own vector
             bridged = None if english or self.multilingual else self.crosslingual.bridged_query(
                 question, str(getattr(self.embedder, "name", "")))
             if bridged is not None:
-                both = fuse(self.dense(bridged, filters, sources, candidates), [])
+                both = self.crosslingual.bridged_pool(self.dense(bridged, filters, sources, candidates), keyword)
             else:
                 both = fused if english else fuse(dense, keyword, self.fusion)
             top_keyword = keyword[0][0] if keyword else None

@@ -97,3 +97,18 @@ def test_the_bridge_is_only_used_for_the_space_it_maps_into() -> None:
     assert bridge is not None
     assert bridge.fits("all-MiniLM-L6-v2-onnx-int8") and bridge.fits("all-MiniLM-L6-v2")
     assert not bridge.fits("hash-bow-384") and not bridge.fits("openai:text-embedding-3-small")
+
+
+def test_a_name_only_the_keyword_half_matches_stays_among_the_rescored_candidates() -> None:
+    """A foreign question's pool is the bridged list, but BM25's best chunks (a name or code that
+    only it matches) take the last places e5 re-scores; the pool keeps the size and score scale."""
+    from assistant.crosslingual import KEYWORD_KEEP, CrossLingualStage
+
+    stage = CrossLingualStage("auto", candidates=4, embedder=object(), bridge=True)
+    bridged = [(f"b{i}", 0.9 - i / 100) for i in range(8)]
+    keyword = [("k0", 12.0), ("b1", 9.0), ("k2", 8.0), ("k3", 7.0)]
+    pool = stage.bridged_pool(bridged, keyword)
+    head = [cid for cid, _ in pool[: stage.candidates]]
+    assert head[:2] == ["b0", "b1"] and set(head[2:]) == {"k0", "k2"} and KEYWORD_KEEP == 3
+    assert len(pool) == len(bridged) + 2 and len({cid for cid, _ in pool}) == len(pool)
+    assert [s for _, s in pool] == sorted((s for _, s in pool), reverse=True)
