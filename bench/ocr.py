@@ -108,6 +108,10 @@ class Scan:
     pages: list[int]  # 1-based original page numbers; scan page k is pages[k - 1]
     truths: list[str] = field(default_factory=list)
     visible: list[str] = field(default_factory=list)  # the same less text drawn outside the crop box
+    pictures: list[list[Box]] = field(default_factory=list)  # image placements on each original page (points)
+    crops: list[Box] = field(default_factory=list)  # each original page's crop box (points)
+    unpictured: list[str] = field(default_factory=list)  # visible text less text drawn inside a picture
+    tsvs: list[str] = field(default_factory=list)  # tesseract's TSV of each scan page
     reads: dict[str, list[str]] = field(default_factory=dict)  # engine -> text per scan page
     wall: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -159,16 +163,37 @@ def make_scan(scan: Scan, dest: Path, dpi: int) -> None:
     scan.visible = [visible_text(reader.pages[p - 1]) for p in scan.pages]
     pdf = pdfium.PdfDocument(str(original))
     try:
+        scan.pictures = [picture_boxes(pdf[p - 1]) for p in scan.pages]
+        scan.crops = [tuple(float(v) for v in pdf[p - 1].get_cropbox()) for p in scan.pages]  # type: ignore[misc]
+        scan.unpictured = [visible_text(reader.pages[p - 1], scan.pictures[k]) for k, p in enumerate(scan.pages)]
         images = [pdf[p - 1].render(scale=dpi / 72).to_pil().convert("RGB") for p in scan.pages]
     finally:
         pdf.close()
     images[0].save(dest, save_all=True, append_images=images[1:], resolution=float(dpi))
 
 
-def visible_text(page: Any) -> str:
+Box = tuple[float, float, float, float]  # left, bottom, right, top in PDF points
+
+
+def picture_boxes(page: Any) -> list[Box]:
+    """Where a pypdfium2 page draws raster images (photos, logos, banners, charts saved as
+    pictures), as boxes in the page's user space, form XObjects' images included."""
+    import pypdfium2.raw as pdfium_c
+
+    return [tuple(float(v) for v in obj.get_bounds())  # type: ignore[misc]
+            for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=5)]
+
+
+def _inside(x: float, y: float, boxes: list[Box]) -> bool:
+    return any(left <= x <= right and bottom <= y <= top for left, bottom, right, top in boxes)
+
+
+def visible_text(page: Any, pictures: list[Box] | None = None) -> str:
     """pypdf's text of a page less the pieces drawn outside its crop box: a printer's slug line
     ("file.qxd 29/01/2008 14:09 Page 2") sits in the bleed, where no reader and no scan sees it.
-    pypdf's text is the concatenation of the pieces its visitor is handed, so the rest is as it was."""
+    With `pictures`, also less the pieces that start inside one of those boxes (text set over a
+    photo). pypdf's text is the concatenation of the pieces its visitor is handed, so the rest
+    is as it was."""
     box = page.cropbox
     left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
     parts: list[str] = []
@@ -176,7 +201,8 @@ def visible_text(page: Any) -> str:
     def keep(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
         x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
         y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
-        if not text.strip() or (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1):
+        if not text.strip() or (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1
+                                and not _inside(x, y, pictures or [])):
             parts.append(text)
 
     page.extract_text(visitor_text=keep)
@@ -283,6 +309,24 @@ def word_recall(read: str, truth: str) -> float:
     return sum((want & have).values()) / max(sum(want.values()), 1)
 
 
+def words_outside_pictures(tsv: str, pictures: list[Box], crop: Box, dpi: int) -> str:
+    """Tesseract's TSV less the words whose box's centre lies inside a picture of the original
+    page: words OCR reads in a logo, a banner or a photo, which a text layer cannot hold. The
+    scan page is the original's crop box, rendered at `dpi` for OCR."""
+    left, _, _, top = crop
+    scale = 72 / dpi
+    kept = []
+    for row in tsv.splitlines():
+        cells = row.split("\t")
+        if len(cells) >= 12 and cells[0] == "5" and cells[6].isdigit():
+            x = left + (int(cells[6]) + int(cells[8]) / 2) * scale
+            y = top - (int(cells[7]) + int(cells[9]) / 2) * scale
+            if _inside(x, y, pictures):
+                continue
+        kept.append(row)
+    return "\n".join(kept)
+
+
 def _cpu() -> tuple[float, float]:
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
@@ -294,13 +338,24 @@ def read_tesseract(scan: Scan, path: Path) -> None:
     indices = list(range(len(scan.pages)))
     start, (cpu_self, cpu_kids) = time.perf_counter(), _cpu()
     tsvs = ocr.ocr_pages_tsv(path, indices, ocr.tesseract_languages("en"))  # what ocr.ocr_pages reads
-    found = {i: ocr.text_from_tsv(tsv) for i, tsv in tsvs.items()}
     scan.wall["tesseract"] = time.perf_counter() - start
     after = _cpu()
     scan.cpu["tesseract"] = (after[0] - cpu_self) + (after[1] - cpu_kids)
-    scan.reads["tesseract"] = [found.get(i, "") for i in indices]
-    # the same reading with misread bullets left as tesseract printed them: what restoring them gains
-    scan.reads["tesseract, bullets as read"] = [ocr.text_from_tsv(tsvs.get(i, ""), bullets=False) for i in indices]
+    scan.tsvs = [tsvs.get(i, "") for i in indices]
+
+
+def tesseract_reads(scan: Scan, ocr_dpi: int) -> None:
+    """The texts the bench compares, all from the same TSVs: as ingest reads them, and with one
+    step undone each (misread bullets left as printed; tesseract's own line order), and as
+    ingest reads them less the words inside pictures."""
+    from ingest import ocr
+
+    scan.reads["tesseract"] = [ocr.text_from_tsv(tsv) for tsv in scan.tsvs]
+    scan.reads["tesseract, bullets as read"] = [ocr.text_from_tsv(tsv, bullets=False) for tsv in scan.tsvs]
+    scan.reads["tesseract, its own line order"] = [ocr.text_from_tsv(tsv, ordered=False) for tsv in scan.tsvs]
+    scan.reads["tesseract, pictures out"] = [
+        ocr.text_from_tsv(words_outside_pictures(tsv, scan.pictures[k], scan.crops[k], ocr_dpi))
+        for k, tsv in enumerate(scan.tsvs)]
 
 
 def read_rapidocr(scan: Scan, path: Path, engine: Any) -> None:
@@ -426,6 +481,37 @@ def cold_ingests(rounds: int, work: Path, embed: str) -> None:
         print(f"slowdown with OCR available ({what}, summed over {rounds} round(s)): {on / off - 1:+.1%}")
 
 
+def pictures_out(scans: list[Scan]) -> None:
+    """The fair CERs with what lies inside pictures of the original page left out of both texts:
+    OCR's words whose box's centre is inside a picture, and the text layer's pieces that start
+    inside one. Pictures are raster images (a logo, a banner, a photo, a chart saved as an image):
+    text in them a text layer cannot hold, so OCR reading it is not a misreading. How much of the
+    text layer this leaves out is printed with it (text set over a photo goes from both sides)."""
+    picture_pages = sum(bool(p) for s in scans for p in s.pictures)
+    measures = (("fair", fair_cer), ("fair order-free", fair_order_free_cer))
+    sums = dict.fromkeys((m for m, _ in measures), 0.0)
+    size = 0
+    for scan in scans:
+        for k in range(len(scan.pages)):
+            n = len(" ".join(scan.unpictured[k].split()))
+            size += n
+            for m, measure in measures:
+                sums[m] += measure(scan.reads["tesseract, pictures out"][k], scan.unpictured[k]) * n
+    seen = sum(len(" ".join(t.split())) for s in scans for t in s.visible)
+    words = sum(len(ocr_words(t)) for s in scans for t in s.tsvs)
+    kept = sum(len(t.split()) for s in scans for t in s.reads["tesseract, pictures out"])
+    print(f"\npictures out ({picture_pages} of {sum(len(s.pages) for s in scans)} pages have pictures): "
+          f"{seen - size} of {seen} visible text-layer characters ({(seen - size) / max(seen, 1):.1%}) and "
+          f"{words - kept} of {words} OCR words left out; pooled " +
+          ", ".join(f"{m} CER {sums[m] / max(size, 1):.4f}" for m, _ in measures))
+
+
+def ocr_words(tsv: str) -> list[str]:
+    from ingest import ocr
+
+    return [w.text for w in ocr.parse_tsv(tsv)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=10, help="how many gold questions (first by the rule)")
@@ -471,24 +557,28 @@ def main() -> None:
     for scan in scans:
         path = corpus / "pdf" / scan.name
         for e in engines:
-            key = f"{e}-tsv2/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
-            if key in cache:
-                scan.reads[e], scan.wall[e], scan.cpu[e], raw = cache[key]
-                if raw is not None:
-                    scan.reads["tesseract, bullets as read"] = raw
+            key = f"{e}-tsv3/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
+            if key in cache:  # tesseract: its TSVs; rapidocr: its texts
+                raw, scan.wall[e], scan.cpu[e] = cache[key]
+                if e == "tesseract":
+                    scan.tsvs = raw
+                else:
+                    scan.reads[e] = raw
                 continue
             if e == "tesseract":
                 read_tesseract(scan, path)
             else:
                 read_rapidocr(scan, path, engine)
-            cache[key] = [scan.reads[e], scan.wall[e], scan.cpu[e], scan.reads.get(f"{e}, bullets as read")]
+            cache[key] = [scan.tsvs if e == "tesseract" else scan.reads[e], scan.wall[e], scan.cpu[e]]
+        tesseract_reads(scan, ocr.DPI)
         print(f"  read {scan.name} ({len(scan.pages)} pages)", flush=True)
     if args.work:
         cache_file.write_text(json.dumps(cache))
 
     gold_quotes = {(g["file"][4:], int(g["page"])): g["quote"] for q in questions for g in q["gold"]}
     measures = ("strict", "order-free", "fair", "fair order-free", "exact words")
-    rates: dict[tuple[str, str], list[float]] = {(e, m): [] for e in engines for m in measures}
+    rows = ["tesseract", "tesseract, its own line order", *engines[1:]]
+    rates: dict[tuple[str, str], list[float]] = {(e, m): [] for e in rows for m in measures}
     lengths: list[int] = []
     seen: list[int] = []  # length of the visible text: what the fair measures are pooled by
     header = " | ".join(f"{e} {'' if m == 'exact words' else 'CER '}{m}" for e in engines for m in measures)
@@ -500,28 +590,32 @@ def main() -> None:
             lengths.append(len(" ".join(truth.split())))
             seen.append(len(" ".join(visible.split())))
             cells = []
-            for e in engines:
+            for e in rows:
                 read = scan.reads[e][k]
                 values = (ocr.character_error_rate(read, truth), order_free_cer(read, truth), fair_cer(read, visible),
                           fair_order_free_cer(read, visible), word_recall(read, visible))
                 for m, value in zip(measures, values, strict=True):
                     rates[e, m].append(value)
-                    cells.append(f"{value:.3f}")
+                    if e in engines:
+                        cells.append(f"{value:.3f}")
             quote = gold_quotes.get((scan.name, page))
             quoted = "" if quote is None else ("yes" if quote_verified(quote, scan.reads[engines[0]][k]) else "NO")
             print(f"| {scan.name[:48]} | {page} | {lengths[-1]} | {' | '.join(cells)} | {quoted} |")
     pages = sum(len(s.pages) for s in scans)
     print(f"\n| engine | measure | pooled | median page | pages with CER ≤ {TARGET_CER:.0%} | wall s/page | CPU s/page |")
     print("|---|---|---|---|---|---|---|")
-    for e in engines:
+    for e in rows:
         for m in measures:
             page_rates = rates[e, m]
             weights = lengths if m in ("strict", "order-free") else seen
             pooled = sum(r * n for r, n in zip(page_rates, weights, strict=True)) / max(sum(weights), 1)
             median = sorted(page_rates)[len(page_rates) // 2]
             within = "" if m == "exact words" else f"{sum(r <= TARGET_CER for r in page_rates)}/{pages}"
+            engine_of = e.split(",")[0]
             print(f"| {e} | {m} | {pooled:.4f} | {median:.4f} | {within} | "
-                  f"{sum(s.wall[e] for s in scans) / pages:.2f} | {sum(s.cpu[e] for s in scans) / pages:.2f} |")
+                  f"{sum(s.wall[engine_of] for s in scans) / pages:.2f} | "
+                  f"{sum(s.cpu[engine_of] for s in scans) / pages:.2f} |")
+    pictures_out(scans)
     truths = [t for s in scans for t in s.truths]
     visibles = [t for s in scans for t in s.visible]
     listed = [k for k, truth in enumerate(truths) if "\u2022" in fair_text(truth)]
