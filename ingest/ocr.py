@@ -16,7 +16,7 @@ smaller than they are and floats above their baseline is a bullet's dot, not a l
 
 The boxes also mend the reading order. Tesseract finds columns and reads them in order, but
 its order of lines can jump back up a page: beside a boxed figure it put a line from below
-the box in the middle of the paragraph above (a DHS guide, p. 11). So a line never comes
+the box in the middle of the paragraph above (a guide's page with a boxed list). So a line never comes
 before a line above it that shares some of its horizontal extent (the first rule of Breuel's
 "High performance document layout analysis", 2003; no tuned constant); all else keeps
 tesseract's order. Breuel's second rule (a line wholly left of another comes first unless a

@@ -239,3 +239,48 @@ def test_text_is_rebuilt_from_tsv_with_lines_paragraphs_and_misread_bullets_rest
 def test_a_tsv_without_words_reads_as_nothing() -> None:
     assert ocr.text_from_tsv("") == ""
     assert ocr.text_from_tsv(_tsv()) == ""
+
+
+SIDEBAR_GUIDE = "dhs-blue-campaign-how-to-talk-to-youth-about-human-trafficking.pdf"
+SIDEBAR_PAGE = 12  # 1-based: a paragraph and a bulleted list beside a tall decorative bar, then full-width text
+
+
+@integration
+@needs_shared
+def test_a_scanned_page_with_a_sidebar_reads_each_paragraph_in_one_piece(tmp_path: Path) -> None:
+    """A real page, scanned: tesseract's own line order put a line from below the sidebar's
+    list into the paragraph above it and the paragraph's last line after the list; read in
+    reading order, each sentence is whole and the page is within 1% of its text layer."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    original = CORPUS / "pdf" / SIDEBAR_GUIDE
+    truth = PdfReader(original).pages[SIDEBAR_PAGE - 1].extract_text()
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[SIDEBAR_PAGE - 1].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(tmp_path / "sidebar.pdf", resolution=float(DPI))
+    read = ocr.ocr_pages(tmp_path / "sidebar.pdf", [0])[0]
+    # the text layer's sentences of a dozen words or more, less the first (it opens with the page number)
+    sentences = [s for s in " ".join(truth.split()).split(". ") if len(s.split()) >= 12][1:]
+    assert len(sentences) >= 4
+    joined = "".join(read.split())  # "Itis" for "It is" is a misreading, not a broken sentence
+    assert all("".join(s.split()) in joined for s in sentences), [s for s in sentences if "".join(s.split()) not in joined]
+    assert ocr.character_error_rate(read, truth) <= 0.01
+
+
+def test_a_line_tesseract_puts_above_the_lines_over_it_is_read_after_them() -> None:
+    # a block whose paragraph holds a line from the foot of the page (as tesseract grouped it),
+    # a second column beside it, and a date to the right of, and above, the next heading
+    tsv = _tsv(
+        (1, 1, 1, 200, 100, 400, 36, "Intro"), (1, 1, 2, 200, 150, 400, 36, "continues"),
+        (1, 1, 3, 200, 900, 1600, 36, "Footline"),  # full width, far below: after everything above it
+        (2, 1, 1, 1000, 100, 400, 36, "Right"), (2, 1, 2, 1000, 150, 400, 36, "column"),
+        (3, 1, 1, 900, 300, 300, 36, "Date"),  # right of and above the heading: keeps its place
+        (4, 1, 1, 200, 340, 300, 36, "Heading"),
+    )
+    assert ocr.text_from_tsv(tsv) == "Intro\ncontinues\n\nRight\ncolumn\n\nDate\n\nHeading\n\nFootline\n"
+    assert ocr.text_from_tsv(tsv, ordered=False).split() == "Intro continues Footline Right column Date Heading".split()
