@@ -283,4 +283,4 @@ def test_a_line_tesseract_puts_above_the_lines_over_it_is_read_after_them() -> N
         (4, 1, 1, 200, 340, 300, 36, "Heading"),
     )
     assert ocr.text_from_tsv(tsv) == "Intro\ncontinues\n\nRight\ncolumn\n\nDate\n\nHeading\n\nFootline\n"
-    assert ocr.text_from_tsv(tsv, ordered=False).split() == "Intro continues Footline Right column Date Heading".split()
+    assert ocr.text_from_tsv(tsv, ordered=False).split() == ["Intro", "continues", "Footline", "Right", "column", "Date", "Heading"]
