@@ -51,6 +51,9 @@ BULLET_MAX_HEIGHT = 0.6  # a bullet's dot is at most this share of the height of
 BULLET_MIN_LIFT = 0.1  # ... and its bottom is at least this share of that height above their baseline
 _DESCENDERS = frozenset("gjpqy,;()[]{}|/@$Q")  # glyphs that reach below the baseline in Latin type
 DESCENT = 0.2  # a descender's share of the height of a word that has one (typographic, not fitted)
+SECOND_PASS_BLOCK = 100_000  # added to the block numbers of the second pass's words (tesseract's count from 1)
+SECOND_PASS_MIN_CONF = 70.0  # the second pass's words of lower confidence are dropped (leave-one-document-out CV, bench/ocr.py)
+PAINT_MARGIN = 2  # px at 300 dpi painted white around a read word: its anti-aliased edge and JPEG ringing
 
 
 def available() -> bool:
@@ -71,7 +74,47 @@ def needs_ocr(text: str) -> bool:
 
 def ocr_image(png: bytes, languages: str = "eng") -> str:
     """Text tesseract reads in one PNG image ("" when it fails)."""
-    return text_from_tsv(tesseract_tsv(png, languages))
+    return text_from_tsv(two_pass_tsv(png, languages))
+
+
+def two_pass_tsv(png: bytes, languages: str = "eng") -> str:
+    """Tesseract's TSV of a page, read twice: as it is, then with the words read painted out,
+    so that light-grey text the first pass took for paper is read too (module doc). The second
+    pass's words, those of confidence SECOND_PASS_MIN_CONF or more, follow the first's, their
+    block numbers raised by SECOND_PASS_BLOCK."""
+    first = tesseract_tsv(png, languages)
+    words = parse_tsv(first)
+    if not words:
+        return first
+    second = tesseract_tsv(paint_out(png, words), languages)
+    rows = [first.rstrip("\n")]
+    for row in second.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) >= 12 and cells[0] == "5" and cells[11].strip() and _number(cells[10]) >= SECOND_PASS_MIN_CONF:
+            cells[2] = str(int(cells[2]) + SECOND_PASS_BLOCK)
+            rows.append("\t".join(cells))
+    return "\n".join(rows) + "\n"
+
+
+def _number(cell: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        return -1.0
+
+
+def paint_out(png: bytes, words: Sequence[Word]) -> bytes:
+    """The PNG with each word's box (and PAINT_MARGIN around it) painted white."""
+    from PIL import Image, ImageDraw
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    draw = ImageDraw.Draw(image)
+    for w in words:
+        draw.rectangle((w.left - PAINT_MARGIN, w.top - PAINT_MARGIN,
+                        w.left + w.width + PAINT_MARGIN, w.bottom + PAINT_MARGIN), fill=255)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def tesseract_tsv(png: bytes, languages: str = "eng") -> str:
@@ -122,16 +165,19 @@ def parse_tsv(tsv: str) -> list[Word]:
     return words
 
 
-def text_from_tsv(tsv: str, bullets: bool = True, ordered: bool = True) -> str:
+def text_from_tsv(tsv: str, bullets: bool = True, ordered: bool = True, second: bool = True) -> str:
     """The page's text: words of a line joined by spaces, lines by newlines, paragraphs and
-    blocks by a blank line; lines in reading order (tesseract's own order if `ordered` is False),
-    a misread bullet restored unless `bullets` is False (see module doc)."""
+    blocks by a blank line; lines in reading order (tesseract's own order if `ordered` is False,
+    the second pass's lines then last), a misread bullet restored unless `bullets` is False, the
+    second pass's words left out if `second` is False (see module doc)."""
     lines: dict[tuple[int, int, int], list[Word]] = {}
     for word in parse_tsv(tsv):
-        lines.setdefault((word.block, word.paragraph, word.line), []).append(word)
-    keys = list(lines)
+        if second or word.block < SECOND_PASS_BLOCK:
+            lines.setdefault((word.block, word.paragraph, word.line), []).append(word)
+    keys = sorted(lines, key=lambda k: k[0] >= SECOND_PASS_BLOCK)  # stable: the first pass's lines first
     if ordered:
-        keys = [keys[i] for i in reading_order([_box(lines[k]) for k in keys])]
+        added = [k[0] >= SECOND_PASS_BLOCK for k in keys]
+        keys = [keys[i] for i in reading_order([_box(lines[k]) for k in keys], added)]
     out: list[str] = []
     previous: tuple[int, int] | None = None
     for block, paragraph, line in keys:
@@ -154,10 +200,13 @@ def _box(words: Sequence[Word]) -> Box:
             max(w.left + w.width for w in words), max(w.bottom for w in words))
 
 
-def reading_order(boxes: Sequence[Box]) -> list[int]:
+def reading_order(boxes: Sequence[Box], added: Sequence[bool] = ()) -> list[int]:
     """Indices of text lines (boxes in tesseract's order) in reading order: tesseract's order,
     except that a line never comes before a line above it that shares some of its horizontal
-    extent (module doc). A topological sort; among lines free to come next, tesseract's first."""
+    extent (module doc). A topological sort; among lines free to come next, tesseract's first.
+    A line marked in `added` (read by the second pass, after all the first pass's lines) takes
+    its place in tesseract's order just before the first line of the first pass it must
+    precede, or else just after the last one it must follow."""
     import heapq
 
     import numpy as np
@@ -171,17 +220,22 @@ def reading_order(boxes: Sequence[Box]) -> list[int]:
     index = np.arange(n)
     above = (middle[:, None] < middle[None, :]) | ((middle[:, None] == middle[None, :]) & (index[:, None] < index[None, :]))
     before = overlap & above  # a strict order (by height, then index): no cycle
+    mine = ~np.array(list(added) + [False] * (n - len(added)), dtype=bool)  # the first pass's lines
+    rank = index.astype(float)
+    for k in np.flatnonzero(~mine):
+        follows, precedes = np.flatnonzero(before[:, k] & mine), np.flatnonzero(before[k] & mine)
+        rank[k] = precedes.min() - 0.5 if precedes.size else follows.max() + 0.5 if follows.size else n
     waiting = before.sum(axis=0)
-    ready = [i for i in range(n) if waiting[i] == 0]
+    ready = [(float(rank[i]), i) for i in range(n) if waiting[i] == 0]
     heapq.heapify(ready)
     out: list[int] = []
     while ready:
-        i = heapq.heappop(ready)
+        _, i = heapq.heappop(ready)
         out.append(i)
-        for j in np.flatnonzero(before[i]):
+        for j in (int(j) for j in np.flatnonzero(before[i])):
             waiting[j] -= 1
             if waiting[j] == 0:
-                heapq.heappush(ready, int(j))
+                heapq.heappush(ready, (float(rank[j]), j))
     return out
 
 
@@ -239,7 +293,7 @@ def ocr_pages_tsv(path: Path, indices: Sequence[int], languages: str = "eng", wo
         return {}
     images = render_pngs(path, indices)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(images) or 1))) as pool:
-        return dict(zip(images, pool.map(lambda png: tesseract_tsv(png, languages), images.values()), strict=True))
+        return dict(zip(images, pool.map(lambda png: two_pass_tsv(png, languages), images.values()), strict=True))
 
 
 def character_error_rate(read: str, truth: str) -> float:
