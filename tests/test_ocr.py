@@ -284,3 +284,33 @@ def test_a_line_tesseract_puts_above_the_lines_over_it_is_read_after_them() -> N
     )
     assert ocr.text_from_tsv(tsv) == "Intro\ncontinues\n\nRight\ncolumn\n\nDate\n\nHeading\n\nFootline\n"
     assert ocr.text_from_tsv(tsv, ordered=False).split() == ["Intro", "continues", "Footline", "Right", "column", "Date", "Heading"]
+
+
+GREY_REPORT = "dutch-national-rapporteur-trafficking-for-organ-removal-and-forced-commercial-surrogacy-2012.pdf"
+GREY_PAGE = 18  # 1-based: a chapter and a section heading set in light grey above black body text
+
+
+@integration
+@needs_shared
+def test_light_grey_headings_of_a_scanned_page_are_read_in_their_place(tmp_path: Path) -> None:
+    """A real page whose headings are light grey, scanned: tesseract takes them for paper, and
+    the second pass (the words read painted out) reads them, each before the text it heads."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    original = CORPUS / "pdf" / GREY_REPORT
+    truth = " ".join(PdfReader(original).pages[GREY_PAGE - 1].extract_text().split())
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[GREY_PAGE - 1].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(tmp_path / "grey.pdf", resolution=float(DPI))
+    tsv = ocr.ocr_pages_tsv(tmp_path / "grey.pdf", [0])[0]
+    read, first = " ".join(ocr.text_from_tsv(tsv).split()), " ".join(ocr.text_from_tsv(tsv, second=False).split())
+    chapter, section = "Does forced surrogacy constitute human trafficking?", "3.1 Legal framework"
+    assert chapter in truth and section in truth
+    assert chapter not in first and section not in first  # the first pass alone misses them
+    assert read.index(chapter) < read.index("The previous sections") < read.index(section)
+    assert ocr.character_error_rate(read, truth) < ocr.character_error_rate(first, truth)
