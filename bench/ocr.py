@@ -85,8 +85,9 @@ is flat from 50 to 90, within 0.0002). Asked instead whether to run the pass at 
 plus "no second pass"), the fold that holds out the Dutch organ-removal report declines it: on
 the fair order-free CER its gain comes from that report (pp. 18 and 20: 0.043 → 0.021, 0.029 →
 0.026), while elsewhere the words it adds are read right but placed where the text layer does
-not draw them (UNODC p. 1's title, walk-free p. 5's figure captions); out-of-fold the CER is
-then as without it. It stays because of what it reads: exact words 0.9684 → 0.9711 (asked on
+not draw them (UNODC p. 1's title, walk-free p. 5's figure captions); out of fold the fair
+order-free CER is then 0.0307 (that report's pages read in one pass), as without the pass
+(0.0306), not 0.0296. It stays because of what it reads: exact words 0.9684 → 0.9711 (asked on
 the exact-word rate, every fold runs the pass), and the headings a reader and the section
 index need.
 
