@@ -610,7 +610,7 @@ def main() -> None:
     for scan in scans:
         path = corpus / "pdf" / scan.name
         for e in engines:
-            key = f"{e}-tsv3/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
+            key = f"{e}-tsv4/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
             if key in cache:  # tesseract: its TSVs; rapidocr: its texts
                 raw, scan.wall[e], scan.cpu[e] = cache[key]
                 if e == "tesseract":

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 OCR_MAX_CHARS = 20  # a page whose text layer has fewer non-space characters is a scan candidate
 DPI = 300  # tesseract reads best with capital letters 20-30 px high; a scan is rendered at this
@@ -64,6 +65,14 @@ _DESCENDERS = frozenset("gjpqy,;()[]{}|/@$Q")  # glyphs that reach below the bas
 DESCENT = 0.2  # a descender's share of the height of a word that has one (typographic, not fitted)
 SECOND_PASS_BLOCK = 100_000  # added to the block numbers of the second pass's words (tesseract's count from 1)
 SECOND_PASS_MIN_CONF = 70.0  # the second pass's words of lower confidence are dropped (leave-one-document-out CV, bench/ocr.py)
+INK = 128  # a pixel darker than mid-grey is ink, when looking for a bullet tesseract dropped
+# A bullet is a round or square dot of 0.3-0.6 of the height of its line's words (typographic;
+# on bench/ocr.py's pages the dropped ones measured 0.38-0.62 and filled 0.73-0.86 of their box,
+# the check boxes of a form 0.27-0.30)
+BULLET_MIN_SIZE = 0.25
+BULLET_MAX_SIZE = 0.7
+BULLET_MIN_FILL = 0.6  # between a ring or a box (< 0.35) and a filled disc (pi/4 = 0.79)
+DROPPED_BULLET_CONF = -1  # the confidence given to a bullet found in the image (tesseract's are 0-100)
 PAINT_MARGIN = 2  # px at 300 dpi painted white around a read word: its anti-aliased edge and JPEG ringing
 
 
@@ -97,6 +106,7 @@ def two_pass_tsv(png: bytes, languages: str = "eng") -> str:
     words = parse_tsv(first)
     if not words:
         return first
+    first = with_dropped_bullets(first, png)
     second = tesseract_tsv(paint_out(png, words), languages)
     rows = [first.rstrip("\n")]
     for row in second.splitlines()[1:]:
@@ -105,6 +115,72 @@ def two_pass_tsv(png: bytes, languages: str = "eng") -> str:
             cells[2] = str(int(cells[2]) + SECOND_PASS_BLOCK)
             rows.append("\t".join(cells))
     return "\n".join(rows) + "\n"
+
+
+def with_dropped_bullets(tsv: str, png: bytes) -> str:
+    """The TSV with a "•" word (confidence DROPPED_BULLET_CONF) put before each line that opens,
+    in the image, with a bullet tesseract did not read at all: left of the line's first word,
+    within three times the height of its words, the nearest ink is a lone solid blob, round or
+    square, BULLET_MIN_SIZE to BULLET_MAX_SIZE of that height and filling at least BULLET_MIN_FILL
+    of its box (a filled disc fills pi/4 of it; a ring, a check box or a letter far less), with
+    nothing else in that stretch (the end of a line in the column to the left would be)."""
+    import numpy as np
+    from PIL import Image
+
+    page = np.asarray(Image.open(io.BytesIO(png)).convert("L")) < INK
+    lines: dict[tuple[int, int, int], list[Word]] = {}
+    for word in parse_tsv(tsv):
+        lines.setdefault((word.block, word.paragraph, word.line), []).append(word)
+    found: dict[tuple[int, int, int], tuple[int, int, int, int]] = {}
+    for key, words in lines.items():
+        if words[0].text not in _MARKERS and not is_misread_bullet(words):
+            blob = _bullet_blob(page, words)
+            if blob is not None:
+                found[key] = blob
+    if not found:
+        return tsv
+    rows = []
+    for row in tsv.rstrip("\n").split("\n"):
+        cells = row.split("\t")
+        if len(cells) >= 12 and cells[0] == "5" and all(c.isdigit() for c in cells[2:5]):
+            key = (int(cells[2]), int(cells[3]), int(cells[4]))
+            if key in found:  # before the line's first word
+                left, top, width, height = found.pop(key)
+                rows.append("\t".join([*cells[:5], "0", str(left), str(top), str(width), str(height),
+                                       str(DROPPED_BULLET_CONF), BULLET]))
+        rows.append(row)
+    return "\n".join(rows) + "\n"
+
+
+def _bullet_blob(page: Any, words: Sequence[Word]) -> tuple[int, int, int, int] | None:
+    """The box (left, top, width, height) of a dropped bullet before this line, or None."""
+    import numpy as np
+
+    height = statistics.median(w.height for w in words)
+    tall = [w for w in words if w.height >= 0.5 * height]
+    height = statistics.median(w.height for w in tall)
+    top = statistics.median(w.top for w in tall)
+    x1, x0 = words[0].left, max(0, int(words[0].left - 3 * height))
+    y0, y1 = max(0, int(top - 0.2 * height)), int(top + 1.2 * height)
+    if x1 - x0 < height:
+        return None
+    ink = page[y0:y1, x0:x1]
+    columns = np.flatnonzero(ink.any(axis=0))
+    if not columns.size:
+        return None
+    right = left = int(columns[-1])
+    while left > 0 and ink[:, left - 1].any():
+        left -= 1
+    if (columns < left).any():  # more ink further left: text, not a lone bullet
+        return None
+    rows = np.flatnonzero(ink[:, left:right + 1].any(axis=1))
+    first, last = int(rows[0]), int(rows[-1])
+    width, tall_px = right - left + 1, last - first + 1
+    fill = float(ink[first:last + 1, left:right + 1].mean())
+    if not (BULLET_MIN_SIZE * height <= min(width, tall_px) and max(width, tall_px) <= BULLET_MAX_SIZE * height
+            and max(width, tall_px) <= 1.4 * min(width, tall_px) and fill >= BULLET_MIN_FILL):
+        return None
+    return x0 + left, y0 + first, width, tall_px
 
 
 def _number(cell: str) -> float:
@@ -196,6 +272,8 @@ def text_from_tsv(tsv: str, bullets: bool = True, ordered: bool = True, second: 
         if previous is not None:
             out.append("\n\n" if (block, paragraph) != previous else "\n")
         previous = (block, paragraph)
+        if not bullets:
+            words = [w for w in words if w.conf != DROPPED_BULLET_CONF]
         texts = [w.text for w in words]
         if bullets and is_misread_bullet(words):
             texts[0] = BULLET

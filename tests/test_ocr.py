@@ -314,3 +314,57 @@ def test_light_grey_headings_of_a_scanned_page_are_read_in_their_place(tmp_path:
     assert chapter not in first and section not in first  # the first pass alone misses them
     assert read.index(chapter) < read.index("The previous sections") < read.index(section)
     assert ocr.character_error_rate(read, truth) < ocr.character_error_rate(first, truth)
+
+
+INDICATORS = "unodc-human-trafficking-indicators.pdf"  # p. 1: three lists of indicators, 61 bullets
+
+
+@integration
+@needs_shared
+def test_bullets_tesseract_drops_are_found_in_the_image(tmp_path: Path) -> None:
+    """A real page of lists, scanned: tesseract reads none of its 61 bullets (not even as a wrong
+    letter); each is found as a solid dot left of its line and read as "•", and nothing else is."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    original = CORPUS / "pdf" / INDICATORS
+    truth = PdfReader(original).pages[0].extract_text().replace("\x7f", ocr.BULLET)  # its bullets map to U+007F
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[0].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(tmp_path / "lists.pdf", resolution=float(DPI))
+    tsv = ocr.ocr_pages_tsv(tmp_path / "lists.pdf", [0])[0]
+    read, as_printed = ocr.text_from_tsv(tsv), ocr.text_from_tsv(tsv, bullets=False)
+
+    def items(text: str) -> list[str]:
+        return sorted(line.split()[1].casefold() for line in text.splitlines() if line.startswith(ocr.BULLET))
+
+    assert truth.count(ocr.BULLET) == 61 and as_printed.count(ocr.BULLET) == 0
+    assert read.count(ocr.BULLET) == 61
+    assert items(read) == items(truth)  # each bullet before its own item
+
+
+def test_a_solid_dot_left_of_a_line_is_a_dropped_bullet_and_a_check_box_is_not() -> None:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (1200, 600), 255)
+    draw = ImageDraw.Draw(image)
+    tsv_words = []
+    for n, (top, mark) in enumerate(((100, "dot"), (200, "box"), (300, "none"), (400, "text")), 1):
+        draw.rectangle((300, top, 500, top + 36), fill=0)  # the line's word, 36 px high
+        tsv_words.append((n, 1, 1, 300, top, 200, 36, "Word"))
+        if mark == "dot":
+            draw.ellipse((240, top + 10, 256, top + 26), fill=0)  # 16 px: 0.44 of the height
+        elif mark == "box":
+            draw.rectangle((236, top + 8, 256, top + 28), outline=0, width=3)  # a check box
+        elif mark == "text":
+            draw.rectangle((200, top + 10, 225, top + 36), fill=0)  # the end of a line to the left
+            draw.ellipse((240, top + 10, 256, top + 26), fill=0)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    tsv = ocr.with_dropped_bullets(_tsv(*tsv_words), buf.getvalue())
+    assert ocr.text_from_tsv(tsv, ordered=False) == "• Word\n\nWord\n\nWord\n\nWord\n"
+    assert ocr.text_from_tsv(tsv, ordered=False, bullets=False) == "Word\n\nWord\n\nWord\n\nWord\n"
