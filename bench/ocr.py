@@ -35,9 +35,9 @@ Reported:
   centre is inside one, and the text layer's pieces that start inside one. Text in a picture
   is text a text layer cannot hold, so reading it is no misreading; the line printed says how
   many text-layer characters and OCR words this leaves out. Nothing else is left out;
-- on the pages whose text layer has list bullets: pooled strict and fair CER with misread
-  bullets restored (what `ingest.ocr` reads) and, from the same tesseract run, left as tesseract
-  printed them;
+- on the pages whose text layer has list bullets: pooled strict and fair CER with bullets
+  restored (misread ones, and dropped ones found in the image: what `ingest.ocr` reads) and,
+  from the same tesseract run, as tesseract printed them;
 - OCR seconds per page: wall time with ingest's 2 worker threads, and CPU time;
 - page hit@5 (a gold page among the top 5 retrieved) for each question over the original corpus
   and over the corpus with the scans (the second store: a copy of the first without the
@@ -673,8 +673,8 @@ def main() -> None:
     visibles = [t for s in scans for t in s.visible]
     listed = [k for k, truth in enumerate(truths) if "\u2022" in fair_text(truth)]
     as_read = [r for s in scans for r in s.reads["tesseract, bullets as read"]]
-    print(f"\nthe {len(listed)} pages whose text layer has list bullets, pooled CER with misread bullets "
-          "restored (as ingest reads) / left as tesseract printed them:")
+    print(f"\nthe {len(listed)} pages whose text layer has list bullets, pooled CER with bullets restored "
+          "(misread ones, and dropped ones found in the image: as ingest reads) / as tesseract printed them:")
     for m, measure in (("strict", ocr.character_error_rate), ("fair", fair_cer)):
         refs, weights = (truths, lengths) if m == "strict" else (visibles, seen)
         size = max(sum(weights[k] for k in listed), 1)

@@ -12,7 +12,10 @@ own plain text (lines, then a blank line between paragraphs and blocks). The box
 misreading be undone: tesseract has no class for a list bullet and reads a "•" as "e", "©",
 "¢", "°", "*" and the like. A one-character word that opens a line before other words, is much
 smaller than they are and floats above their baseline is a bullet's dot, not a letter (a real
-"a" or "e" stands on the baseline at x-height), and is restored as "•".
+"a" or "e" stands on the baseline at x-height), and is restored as "•". Some bullets tesseract
+drops altogether (a list of 61 on the UN indicators leaflet read with none); those are looked
+for in the image: a lone solid round or square dot of bullet size just left of a line's first
+word becomes a "•" word of its own (`with_dropped_bullets`).
 
 The boxes also mend the reading order. Tesseract finds columns and reads them in order, but
 its order of lines can jump back up a page: beside a boxed figure it put a line from below
