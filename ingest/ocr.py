@@ -13,7 +13,7 @@ misreading be undone: tesseract has no class for a list bullet and reads a "•"
 "¢", "°", "*" and the like. A one-character word that opens a line before other words, is much
 smaller than they are and floats above their baseline is a bullet's dot, not a letter (a real
 "a" or "e" stands on the baseline at x-height), and is restored as "•". Some bullets tesseract
-drops altogether (a list of 61 on the UN indicators leaflet read with none); those are looked
+drops altogether (a page of three lists, 61 bullets, read with none); those are looked
 for in the image: a lone solid round or square dot of bullet size just left of a line's first
 word becomes a "•" word of its own (`with_dropped_bullets`).
 
