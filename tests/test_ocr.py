@@ -6,8 +6,10 @@ text layer), a question finds the scanned page, only the scanned pages are OCR'd
 marked as such in the ledger, in the answer's citations (`lantern ask` prints "text read from a
 scan"), in the UI and the API; quotes from them are verified against the OCR text. A scan whose
 OCR finds nothing fails with one line. The hashing embedder stands in for MiniLM. A page's
-list bullets, which tesseract misreads as "*", "¢", "©" or "e", are read as "•" (the rebuild of
-the text from tesseract's TSV is also checked on a hand-written TSV, in the unit tier).
+list bullets, which tesseract misreads as "*", "¢", "©" or "e" or drops altogether, are read as
+"•"; a page with a sidebar reads each sentence whole; light-grey headings are read, in their
+place (the rebuild of the text from tesseract's TSV, its line order and the dropped-bullet
+check are also tested on hand-made TSVs and images, in the unit tier).
 """
 
 from __future__ import annotations
