@@ -54,18 +54,25 @@ median page / pages ≤ 3%. The first three rows come from one run (the same TSV
 
 | engine | CER strict | CER order-free | CER fair | CER fair order-free | exact words | CPU s/page |
 |---|---|---|---|---|---|---|
-| tesseract 5.3, --psm 3, TSV, lines in reading order, second pass (today) | 0.0738 / 0.033 / 16 | 0.0317 / 0.013 / 19 | 0.0720 / 0.023 / 17 | 0.0296 / 0.013 / 20 | 0.9711 | 2.4 |
-| the same, first pass only | 0.0736 / 0.033 / 16 | 0.0327 / 0.013 / 18 | 0.0717 / 0.023 / 17 | 0.0306 / 0.013 / 19 | 0.9684 | 1.9 |
-| the same, first pass in tesseract's line order (before) | 0.0763 / 0.040 / 15 | 0.0353 / 0.029 / 17 | 0.0744 / 0.033 / 16 | 0.0333 / 0.023 / 18 | 0.9684 | 1.9 |
+| tesseract 5.3, --psm 3, TSV, lines in reading order, dropped bullets found, second pass (today) | 0.0728 / 0.033 / 16 | 0.0308 / 0.013 / 19 | 0.0700 / 0.017 / 17 | 0.0278 / 0.013 / 20 | 0.9767 | 2.3 |
+| the same, first pass only | 0.0726 / 0.033 / 16 | 0.0318 / 0.013 / 18 | 0.0698 / 0.017 / 17 | 0.0287 / 0.013 / 19 | 0.9740 | 1.7 |
+| before: first pass, tesseract's line order, only misread bullets restored | 0.0763 / 0.040 / 15 | 0.0353 / 0.029 / 17 | 0.0744 / 0.033 / 16 | 0.0333 / 0.023 / 18 | 0.9684 | 1.7 |
 | tesseract, --psm 3, plain text (earlier) | 0.077 / 0.040 / 15 | 0.036 / 0.029 / 17 | — | — | 0.957 * | 2.4 |
 | tesseract, --psm 4, plain text | 0.208 / 0.078 / 13 | 0.174 / 0.032 / 15 | — | — | 0.954 * | 2.3 |
 | rapidocr-onnxruntime 1.4.4 | 0.362 / 0.300 / 1 | — | — | — | — | 14.0 |
 
-(* word recall before `fair_text`: curly quotes counted as misreads.) CPU s/page of one pass and
-of two, the same 33 renders one page at a time, alternating: 1.89 and 2.43 (+29%); the bench's
-own figure under the other jobs' load was 2.46 with both passes. With pictures out (labelled
-measure above; 11 of the 33 pages place pictures; 29 of 74,005 visible text-layer characters
-and 117 of 12,007 OCR words left out): fair CER 0.0641, fair order-free CER 0.0210.
+(* word recall before `fair_text`: curly quotes counted as misreads.) CPU s/page of one
+tesseract pass and of what ingest runs now (two passes, the dropped-bullet search), the same 33
+renders one page at a time, alternating: 1.74 and 2.29 (+31%); the bench's own figure, under the
+other jobs' load, was 2.79. With pictures out (labelled measure above; 11 of the 33 pages place
+pictures; 29 of 74,005 visible text-layer characters and 117 of 12,079 OCR words left out): fair
+CER 0.0622, fair order-free CER 0.0191.
+
+Dropped bullets (`ingest.ocr.with_dropped_bullets`): tesseract read none of the 61 bullets of
+UNODC p. 1, nor some of p. 2; the image search found all 61 of p. 1, each before its own item,
+and touched no other page (no check box of the Home Office form: they fill 0.27-0.30 of their
+box, a dot 0.73-0.86). UNODC p. 1 fair CER 0.158 → 0.131, p. 2 0.031 → 0.017. Its size and fill
+bounds are typographic, not fitted (module constants).
 
 Line order (`ingest.ocr.reading_order`): a line never comes before a line above it that it
 overlaps horizontally. It mended one page (DHS guide p. 12: strict CER 0.104 → 0.006; tesseract
@@ -87,12 +94,15 @@ the fair order-free CER its gain comes from that report (pp. 18 and 20: 0.043 �
 0.026), while elsewhere the words it adds are read right but placed where the text layer does
 not draw them (UNODC p. 1's title, walk-free p. 5's figure captions); out of fold the fair
 order-free CER is then 0.0307 (that report's pages read in one pass), as without the pass
-(0.0306), not 0.0296. It stays because of what it reads: exact words 0.9684 → 0.9711 (asked on
+(0.0306), not 0.0296 (measured before the dropped-bullet search; with it: 0.0288 out of fold,
+0.0278 in-sample, 0.0287 without the pass). It stays because of what it reads: exact words
+0.9684 → 0.9711 before the bullet search (asked on
 the exact-word rate, every fold runs the pass), and the headings a reader and the section
 index need.
 
-Tried and left out (the 33 pages' TSVs, fair order-free CER against the whole text layer,
-first pass in reading order = 0.0317; strict in brackets where it tells more):
+Tried and left out (measured on the 33 pages' first-pass TSVs before the bullet search and
+the second pass; fair order-free CER against the whole text layer; first pass in reading order
+= 0.0317):
 - tesseract's adaptive Otsu binarization (`-c thresholding_method=1`): 0.1525;
 - Sauvola (`thresholding_method=2`): 0.0414 (the Home Office toolkit's p. 22 read as garbage:
   0.005 → 0.53);
@@ -111,8 +121,8 @@ What remains, by page: chart labels and legends the text layer draws in another 
 (Dutch reports p. 99 and p. 40: strict 0.31 and 0.16, order-free 0.07 and 0.06), numbers inside
 charts, text in pictures (FBI p. 1's banner, UNODC p. 1's logo: the pictures-out figures), icons
 read as letters (walk-free pp. 5 and 7), underlined links in tables (Eyes Up), footnote markers,
-bullets tesseract drops altogether (UNODC p. 1), and in the strict figures a printer's slug line
-outside the crop box that the text layer holds and no scan shows.
+and in the strict figures a printer's slug line outside the crop box that the text layer holds
+and no scan shows.
 
 400 dpi instead of 300 changed the CER of three of the worst pages by under 0.6 points at ~1.8× the
 time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10 (the
