@@ -71,7 +71,7 @@ CER 0.0622, fair order-free CER 0.0191.
 Dropped bullets (`ingest.ocr.with_dropped_bullets`): tesseract read none of the 61 bullets of
 UNODC p. 1, nor some of p. 2; the image search found all 61 of p. 1, each before its own item,
 and touched no other page (no check box of the Home Office form: they fill 0.27-0.30 of their
-box, a dot 0.73-0.86). UNODC p. 1 fair CER 0.158 → 0.131, p. 2 0.031 → 0.017. Its size and fill
+box, a dot 0.73-0.86). UNODC p. 1 fair CER 0.157 → 0.131, p. 2 0.023 → 0.017. Its size and fill
 bounds are typographic, not fitted (module constants).
 
 Line order (`ingest.ocr.reading_order`): a line never comes before a line above it that it
