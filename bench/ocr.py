@@ -26,9 +26,18 @@ Reported:
   figures the order of blocks;
 - the exact-word rate: share of the text layer's words (order ignored) that OCR read exactly,
   on the fair measures' terms;
-- on the pages whose text layer has list bullets: pooled strict and fair CER with misread
-  bullets restored (what `ingest.ocr` reads) and, from the same tesseract run, left as tesseract
-  printed them;
+- all of these for tesseract as ingest reads it and, from the same TSVs, with its second pass
+  left out ("first pass only"), and as ingest read before ("before": first pass only, lines in
+  tesseract's order, no dropped bullets looked for; misread ones restored);
+- the fair and fair order-free CER with pictures out, a separate, labelled measure: left out of
+  both texts is what lies inside a raster image placed on the original page (pypdfium2's image
+  objects: logos, banners, photos, charts saved as pictures), i.e. OCR's words whose box's
+  centre is inside one, and the text layer's pieces that start inside one. Text in a picture
+  is text a text layer cannot hold, so reading it is no misreading; the line printed says how
+  many text-layer characters and OCR words this leaves out. Nothing else is left out;
+- on the pages whose text layer has list bullets: pooled strict and fair CER with bullets
+  restored (misread ones, and dropped ones found in the image: what `ingest.ocr` reads) and,
+  from the same tesseract run, as tesseract printed them;
 - OCR seconds per page: wall time with ingest's 2 worker threads, and CPU time;
 - page hit@5 (a gold page among the top 5 retrieved) for each question over the original corpus
   and over the corpus with the scans (the second store: a copy of the first without the
@@ -41,36 +50,87 @@ Reported:
 
 Measured (2 shared cores under load; 10 questions d001…d016, 33 pages of 12 PDFs, scans at
 200 dpi, OCR at 300 dpi; `python bench/ocr.py --no-rapidocr --work DIR`). CER cells: pooled /
-median page / pages ≤ 3%.
+median page / pages ≤ 3%. The first three rows come from one run (the same TSVs).
 
 | engine | CER strict | CER order-free | CER fair | CER fair order-free | exact words | CPU s/page |
 |---|---|---|---|---|---|---|
-| tesseract 5.3, --psm 3, TSV (today) | 0.076 / 0.040 / 15 | 0.035 / 0.029 / 17 | 0.074 / 0.033 / 16 | 0.033 / 0.023 / 18 | 0.968 | 2.1–2.2 |
-| tesseract, --psm 3, plain text (before) | 0.077 / 0.040 / 15 | 0.036 / 0.029 / 17 | — | — | 0.957 * | 2.4 |
+| tesseract 5.3, --psm 3, TSV, lines in reading order, dropped bullets found, second pass (today) | 0.0728 / 0.033 / 16 | 0.0308 / 0.013 / 19 | 0.0700 / 0.017 / 17 | 0.0278 / 0.013 / 20 | 0.9767 | 2.3 |
+| the same, first pass only | 0.0726 / 0.033 / 16 | 0.0318 / 0.013 / 18 | 0.0698 / 0.017 / 17 | 0.0287 / 0.013 / 19 | 0.9740 | 1.7 |
+| before: first pass, tesseract's line order, only misread bullets restored | 0.0763 / 0.040 / 15 | 0.0353 / 0.029 / 17 | 0.0744 / 0.033 / 16 | 0.0333 / 0.023 / 18 | 0.9684 | 1.7 |
+| tesseract, --psm 3, plain text (earlier) | 0.077 / 0.040 / 15 | 0.036 / 0.029 / 17 | — | — | 0.957 * | 2.4 |
 | tesseract, --psm 4, plain text | 0.208 / 0.078 / 13 | 0.174 / 0.032 / 15 | — | — | 0.954 * | 2.3 |
 | rapidocr-onnxruntime 1.4.4 | 0.362 / 0.300 / 1 | — | — | — | — | 14.0 |
 
-(* word recall before `fair_text`: curly quotes counted as misreads.) Restoring misread bullets,
-on the 11 pages whose text layer has list bullets: strict CER 0.0796 → 0.0765, fair 0.0760 →
-0.0709 (same tesseract run, bullets as printed / restored); on the two list pages of the Home
-Office toolkit (p. 21, 36 bullets; p. 22, 17) 0.0187 → 0.0034 and 0.0178 → 0.0047; UNODC p. 2
-(43 bullets, U+007F in its text layer) fair 0.0312 → 0.0227. On the other bulleted pages
-tesseract drops most bullets altogether (UNODC p. 1) or the error is elsewhere (charts).
+(* word recall before `fair_text`: curly quotes counted as misreads.) CPU s/page of one
+tesseract pass and of what ingest runs now (two passes, the dropped-bullet search), the same 33
+renders one page at a time, alternating: 1.74 and 2.29 (+31%); the bench's own figure, under the
+other jobs' load, was 2.79. With pictures out (labelled measure above; 11 of the 33 pages place
+pictures; 29 of 74,005 visible text-layer characters and 117 of 12,079 OCR words left out): fair
+CER 0.0622, fair order-free CER 0.0191.
 
-The strict CER stays above the 3% target. What remains, by page: reading order (multi-column
-pages, sidebars, chart legends, a page number read at the other end of the page: the strict CER
-compares with the PDF's drawing order; the order-free figures halve it), text in images that
-OCR reads and the text layer lacks (logos, banners, chart labels: the FBI and UNODC covers),
-numbers and labels in charts and tables, footnote markers, and in the strict figures a
-printer's slug line outside the crop box that the text layer holds and no scan shows.
+Dropped bullets (`ingest.ocr.with_dropped_bullets`): tesseract read none of the 61 bullets of
+UNODC p. 1, nor some of p. 2; the image search found all 61 of p. 1, each before its own item,
+and touched no other page (no check box of the Home Office form: they fill 0.27-0.30 of their
+box, a dot 0.73-0.86). UNODC p. 1 fair CER 0.157 → 0.131, p. 2 0.023 → 0.017. Its size and fill
+bounds are typographic, not fitted (module constants).
+
+Line order (`ingest.ocr.reading_order`): a line never comes before a line above it that it
+overlaps horizontally. It mended one page (DHS guide p. 12: strict CER 0.104 → 0.006; tesseract
+had put a line from under a boxed list into the paragraph above it) and changed no other page
+by more than 0.001. Breuel's second rule (a line wholly left of another comes first unless a
+line between them spans both), tried with it on the same TSVs: strict 0.0744 instead of
+0.0736, order-free 0.0321 instead of 0.0327; it moved a centred date below the heading after it
+(USDOL FAQ p. 1, 0.013 → 0.026) and is left out, since the strict CER is the one that sees order.
+
+Second pass (`ingest.ocr.two_pass_tsv`): the words it keeps on these pages are light-grey
+chapter and section headings, figure captions, a footnote and page numbers (41 words at
+confidence ≥ 70; 5 of them are not text of the page: specks read as "{", "88", "an", "4",
+and the "in" of a logo in a picture). Its confidence floor,
+SECOND_PASS_MIN_CONF, was picked by leave-one-document-out cross-validation over 0, 30, 50, 60,
+70, 80, 90 on the fair order-free CER: every fold picked 70 (out-of-fold = in-sample; the grid
+is flat from 50 to 90, within 0.0002). Asked instead whether to run the pass at all (the grid
+plus "no second pass"), the fold that holds out the Dutch organ-removal report declines it: on
+the fair order-free CER its gain comes from that report (pp. 18 and 20: 0.043 → 0.021, 0.029 →
+0.026), while elsewhere the words it adds are read right but placed where the text layer does
+not draw them (UNODC p. 1's title, walk-free p. 5's figure captions); out of fold the fair
+order-free CER is then 0.0307 (that report's pages read in one pass), as without the pass
+(0.0306), not 0.0296 (measured before the dropped-bullet search; with it: 0.0288 out of fold,
+0.0278 in-sample, 0.0287 without the pass). It stays because of what it reads: exact words
+0.9684 → 0.9711 before the bullet search (asked on
+the exact-word rate, every fold runs the pass), and the headings a reader and the section
+index need.
+
+Tried and left out (measured on the 33 pages' first-pass TSVs before the bullet search and
+the second pass; fair order-free CER against the whole text layer; first pass in reading order
+= 0.0317):
+- tesseract's adaptive Otsu binarization (`-c thresholding_method=1`): 0.1525;
+- Sauvola (`thresholding_method=2`): 0.0414 (the Home Office toolkit's p. 22 read as garbage:
+  0.005 → 0.53);
+- darkening the whole page (gamma 2) before the one pass: 0.0373; it read the grey headings
+  but turned a grey box dark and lost its white text (walk-free p. 7: 0.12 → 0.31);
+- dropping first-pass words of confidence under 10, 20, 30, 40: 0.0312, 0.0316, 0.0325, 0.0333
+  against 0.0312 (with Breuel's second rule): nothing gained;
+- painting out long thin horizontal runs (underlines of links, table rules: ≥ 75 px long, ≤ 6 px
+  thick at 300 dpi) before the one pass: 0.0392; the Eyes Up link tables read better (p. 8
+  0.274 → 0.175, p. 10 0.093 → 0.034), but the toolkit's p. 22 again read as garbage (0.005 →
+  0.50);
+- the language list: all 12 files are English in the manifest, so ingest asks for `eng` (as the
+  bench does); `preserve_interword_spaces` cannot change a CER that collapses whitespace.
+
+What remains, by page: chart labels and legends the text layer draws in another order
+(Dutch reports p. 99 and p. 40: strict 0.31 and 0.16, order-free 0.07 and 0.06), numbers inside
+charts, text in pictures (FBI p. 1's banner, UNODC p. 1's logo: the pictures-out figures), icons
+read as letters (walk-free pp. 5 and 7), underlined links in tables (Eyes Up), footnote markers,
+and in the strict figures a printer's slug line outside the crop box that the text layer holds
+and no scan shows.
 
 400 dpi instead of 300 changed the CER of three of the worst pages by under 0.6 points at ~1.8× the
 time. Gold quotes read verbatim: 10 of 12. Page hit@5: original 10/10, scans only 10/10 (the
-scanned files' originals taken out of that store; before, they stayed beside the scans under
-other keys and the page mapping crashed).
+scanned files' originals taken out of that store).
 
-Cold ingest of the shared corpus (`--cold-ingest 2 --embed hash`), OCR on / off: CPU 120.5 / 128.1 s
-and 131.7 / 128.7 s (−1.8% summed); one page OCR'd. Wall times (945 / 513, 548 / 298 s) followed
+Cold ingest of the shared corpus (`--cold-ingest 2 --embed hash`), OCR on / off, measured before
+the second pass: CPU 120.5 / 128.1 s and 131.7 / 128.7 s (−1.8% summed); one page OCR'd (the
+second pass adds about half a CPU second to it). Wall times (945 / 513, 548 / 298 s) followed
 the load other jobs put on the shared machine (load average 9 to 17), not OCR.
 
 `--rapidocr-path` is a folder to put first on sys.path (rapidocr-onnxruntime is not a
@@ -108,6 +168,10 @@ class Scan:
     pages: list[int]  # 1-based original page numbers; scan page k is pages[k - 1]
     truths: list[str] = field(default_factory=list)
     visible: list[str] = field(default_factory=list)  # the same less text drawn outside the crop box
+    pictures: list[list[Box]] = field(default_factory=list)  # image placements on each original page (points)
+    crops: list[Box] = field(default_factory=list)  # each original page's crop box (points)
+    unpictured: list[str] = field(default_factory=list)  # visible text less text drawn inside a picture
+    tsvs: list[str] = field(default_factory=list)  # tesseract's TSV of each scan page
     reads: dict[str, list[str]] = field(default_factory=dict)  # engine -> text per scan page
     wall: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -159,16 +223,37 @@ def make_scan(scan: Scan, dest: Path, dpi: int) -> None:
     scan.visible = [visible_text(reader.pages[p - 1]) for p in scan.pages]
     pdf = pdfium.PdfDocument(str(original))
     try:
+        scan.pictures = [picture_boxes(pdf[p - 1]) for p in scan.pages]
+        scan.crops = [tuple(float(v) for v in pdf[p - 1].get_cropbox()) for p in scan.pages]  # type: ignore[misc]
+        scan.unpictured = [visible_text(reader.pages[p - 1], scan.pictures[k]) for k, p in enumerate(scan.pages)]
         images = [pdf[p - 1].render(scale=dpi / 72).to_pil().convert("RGB") for p in scan.pages]
     finally:
         pdf.close()
     images[0].save(dest, save_all=True, append_images=images[1:], resolution=float(dpi))
 
 
-def visible_text(page: Any) -> str:
+Box = tuple[float, float, float, float]  # left, bottom, right, top in PDF points
+
+
+def picture_boxes(page: Any) -> list[Box]:
+    """Where a pypdfium2 page draws raster images (photos, logos, banners, charts saved as
+    pictures), as boxes in the page's user space, form XObjects' images included."""
+    import pypdfium2.raw as pdfium_c
+
+    return [tuple(float(v) for v in obj.get_bounds())  # type: ignore[misc]
+            for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=5)]
+
+
+def _inside(x: float, y: float, boxes: list[Box]) -> bool:
+    return any(left <= x <= right and bottom <= y <= top for left, bottom, right, top in boxes)
+
+
+def visible_text(page: Any, pictures: list[Box] | None = None) -> str:
     """pypdf's text of a page less the pieces drawn outside its crop box: a printer's slug line
     ("file.qxd 29/01/2008 14:09 Page 2") sits in the bleed, where no reader and no scan sees it.
-    pypdf's text is the concatenation of the pieces its visitor is handed, so the rest is as it was."""
+    With `pictures`, also less the pieces that start inside one of those boxes (text set over a
+    photo). pypdf's text is the concatenation of the pieces its visitor is handed, so the rest
+    is as it was."""
     box = page.cropbox
     left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
     parts: list[str] = []
@@ -176,7 +261,8 @@ def visible_text(page: Any) -> str:
     def keep(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
         x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
         y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
-        if not text.strip() or (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1):
+        if not text.strip() or (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1
+                                and not _inside(x, y, pictures or [])):
             parts.append(text)
 
     page.extract_text(visitor_text=keep)
@@ -283,6 +369,32 @@ def word_recall(read: str, truth: str) -> float:
     return sum((want & have).values()) / max(sum(want.values()), 1)
 
 
+def words_outside_pictures(tsv: str, pictures: list[Box], crop: Box, dpi: int) -> str:
+    """Tesseract's TSV less the words whose box's centre lies inside a picture of the original
+    page: words OCR reads in a logo, a banner or a photo, which a text layer cannot hold. The
+    scan page is the original's crop box, rendered at `dpi` for OCR."""
+    left, _, _, top = crop
+    scale = 72 / dpi
+    kept = []
+    for row in tsv.splitlines():
+        cells = row.split("\t")
+        if len(cells) >= 12 and cells[0] == "5" and cells[6].isdigit():
+            x = left + (int(cells[6]) + int(cells[8]) / 2) * scale
+            y = top - (int(cells[7]) + int(cells[9]) / 2) * scale
+            if _inside(x, y, pictures):
+                continue
+        kept.append(row)
+    return "\n".join(kept)
+
+
+def without_dropped_bullets(tsv: str) -> str:
+    """The TSV less the bullets `ingest.ocr.with_dropped_bullets` found in the image."""
+    from ingest import ocr
+
+    return "\n".join(row for row in tsv.split("\n")
+                     if not (row.startswith("5\t") and row.split("\t")[10:11] == [str(ocr.DROPPED_BULLET_CONF)]))
+
+
 def _cpu() -> tuple[float, float]:
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
@@ -294,13 +406,27 @@ def read_tesseract(scan: Scan, path: Path) -> None:
     indices = list(range(len(scan.pages)))
     start, (cpu_self, cpu_kids) = time.perf_counter(), _cpu()
     tsvs = ocr.ocr_pages_tsv(path, indices, ocr.tesseract_languages("en"))  # what ocr.ocr_pages reads
-    found = {i: ocr.text_from_tsv(tsv) for i, tsv in tsvs.items()}
     scan.wall["tesseract"] = time.perf_counter() - start
     after = _cpu()
     scan.cpu["tesseract"] = (after[0] - cpu_self) + (after[1] - cpu_kids)
-    scan.reads["tesseract"] = [found.get(i, "") for i in indices]
-    # the same reading with misread bullets left as tesseract printed them: what restoring them gains
-    scan.reads["tesseract, bullets as read"] = [ocr.text_from_tsv(tsvs.get(i, ""), bullets=False) for i in indices]
+    scan.tsvs = [tsvs.get(i, "") for i in indices]
+
+
+def tesseract_reads(scan: Scan, ocr_dpi: int) -> None:
+    """The texts the bench compares, all from the same TSVs: as ingest reads them, and with one
+    step undone each (bullets as printed; the second pass's words left out) and as ingest read
+    them before (first pass, tesseract's line order, dropped bullets not looked for), and as
+    ingest reads them less the words inside pictures."""
+    from ingest import ocr
+
+    scan.reads["tesseract"] = [ocr.text_from_tsv(tsv) for tsv in scan.tsvs]
+    scan.reads["tesseract, bullets as read"] = [ocr.text_from_tsv(tsv, bullets=False) for tsv in scan.tsvs]
+    scan.reads["tesseract, first pass only"] = [ocr.text_from_tsv(tsv, second=False) for tsv in scan.tsvs]
+    scan.reads["tesseract, before"] = [
+        ocr.text_from_tsv(without_dropped_bullets(tsv), ordered=False, second=False) for tsv in scan.tsvs]
+    scan.reads["tesseract, pictures out"] = [
+        ocr.text_from_tsv(words_outside_pictures(tsv, scan.pictures[k], scan.crops[k], ocr_dpi))
+        for k, tsv in enumerate(scan.tsvs)]
 
 
 def read_rapidocr(scan: Scan, path: Path, engine: Any) -> None:
@@ -426,6 +552,37 @@ def cold_ingests(rounds: int, work: Path, embed: str) -> None:
         print(f"slowdown with OCR available ({what}, summed over {rounds} round(s)): {on / off - 1:+.1%}")
 
 
+def pictures_out(scans: list[Scan]) -> None:
+    """The fair CERs with what lies inside pictures of the original page left out of both texts:
+    OCR's words whose box's centre is inside a picture, and the text layer's pieces that start
+    inside one. Pictures are raster images (a logo, a banner, a photo, a chart saved as an image):
+    text in them a text layer cannot hold, so OCR reading it is not a misreading. How much of the
+    text layer this leaves out is printed with it (text set over a photo goes from both sides)."""
+    picture_pages = sum(bool(p) for s in scans for p in s.pictures)
+    measures = (("fair", fair_cer), ("fair order-free", fair_order_free_cer))
+    sums = dict.fromkeys((m for m, _ in measures), 0.0)
+    size = 0
+    for scan in scans:
+        for k in range(len(scan.pages)):
+            n = len(" ".join(scan.unpictured[k].split()))
+            size += n
+            for m, measure in measures:
+                sums[m] += measure(scan.reads["tesseract, pictures out"][k], scan.unpictured[k]) * n
+    seen = sum(len(" ".join(t.split())) for s in scans for t in s.visible)
+    words = sum(len(ocr_words(t)) for s in scans for t in s.tsvs)
+    kept = sum(len(t.split()) for s in scans for t in s.reads["tesseract, pictures out"])
+    print(f"\npictures out ({picture_pages} of {sum(len(s.pages) for s in scans)} pages have pictures): "
+          f"{seen - size} of {seen} visible text-layer characters ({(seen - size) / max(seen, 1):.1%}) and "
+          f"{words - kept} of {words} OCR words left out; pooled " +
+          ", ".join(f"{m} CER {sums[m] / max(size, 1):.4f}" for m, _ in measures))
+
+
+def ocr_words(tsv: str) -> list[str]:
+    from ingest import ocr
+
+    return [w.text for w in ocr.parse_tsv(tsv)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=10, help="how many gold questions (first by the rule)")
@@ -471,24 +628,28 @@ def main() -> None:
     for scan in scans:
         path = corpus / "pdf" / scan.name
         for e in engines:
-            key = f"{e}-tsv2/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
-            if key in cache:
-                scan.reads[e], scan.wall[e], scan.cpu[e], raw = cache[key]
-                if raw is not None:
-                    scan.reads["tesseract, bullets as read"] = raw
+            key = f"{e}-tsv4/psm{ocr.PSM}/dpi{ocr.DPI}/scan{args.scan_dpi}/{scan.name}/{scan.pages}"
+            if key in cache:  # tesseract: its TSVs; rapidocr: its texts
+                raw, scan.wall[e], scan.cpu[e] = cache[key]
+                if e == "tesseract":
+                    scan.tsvs = raw
+                else:
+                    scan.reads[e] = raw
                 continue
             if e == "tesseract":
                 read_tesseract(scan, path)
             else:
                 read_rapidocr(scan, path, engine)
-            cache[key] = [scan.reads[e], scan.wall[e], scan.cpu[e], scan.reads.get(f"{e}, bullets as read")]
+            cache[key] = [scan.tsvs if e == "tesseract" else scan.reads[e], scan.wall[e], scan.cpu[e]]
+        tesseract_reads(scan, ocr.DPI)
         print(f"  read {scan.name} ({len(scan.pages)} pages)", flush=True)
     if args.work:
         cache_file.write_text(json.dumps(cache))
 
     gold_quotes = {(g["file"][4:], int(g["page"])): g["quote"] for q in questions for g in q["gold"]}
     measures = ("strict", "order-free", "fair", "fair order-free", "exact words")
-    rates: dict[tuple[str, str], list[float]] = {(e, m): [] for e in engines for m in measures}
+    rows = ["tesseract", "tesseract, first pass only", "tesseract, before", *engines[1:]]
+    rates: dict[tuple[str, str], list[float]] = {(e, m): [] for e in rows for m in measures}
     lengths: list[int] = []
     seen: list[int] = []  # length of the visible text: what the fair measures are pooled by
     header = " | ".join(f"{e} {'' if m == 'exact words' else 'CER '}{m}" for e in engines for m in measures)
@@ -500,34 +661,38 @@ def main() -> None:
             lengths.append(len(" ".join(truth.split())))
             seen.append(len(" ".join(visible.split())))
             cells = []
-            for e in engines:
+            for e in rows:
                 read = scan.reads[e][k]
                 values = (ocr.character_error_rate(read, truth), order_free_cer(read, truth), fair_cer(read, visible),
                           fair_order_free_cer(read, visible), word_recall(read, visible))
                 for m, value in zip(measures, values, strict=True):
                     rates[e, m].append(value)
-                    cells.append(f"{value:.3f}")
+                    if e in engines:
+                        cells.append(f"{value:.3f}")
             quote = gold_quotes.get((scan.name, page))
             quoted = "" if quote is None else ("yes" if quote_verified(quote, scan.reads[engines[0]][k]) else "NO")
             print(f"| {scan.name[:48]} | {page} | {lengths[-1]} | {' | '.join(cells)} | {quoted} |")
     pages = sum(len(s.pages) for s in scans)
     print(f"\n| engine | measure | pooled | median page | pages with CER ≤ {TARGET_CER:.0%} | wall s/page | CPU s/page |")
     print("|---|---|---|---|---|---|---|")
-    for e in engines:
+    for e in rows:
         for m in measures:
             page_rates = rates[e, m]
             weights = lengths if m in ("strict", "order-free") else seen
             pooled = sum(r * n for r, n in zip(page_rates, weights, strict=True)) / max(sum(weights), 1)
             median = sorted(page_rates)[len(page_rates) // 2]
             within = "" if m == "exact words" else f"{sum(r <= TARGET_CER for r in page_rates)}/{pages}"
+            engine_of = e.split(",")[0]
             print(f"| {e} | {m} | {pooled:.4f} | {median:.4f} | {within} | "
-                  f"{sum(s.wall[e] for s in scans) / pages:.2f} | {sum(s.cpu[e] for s in scans) / pages:.2f} |")
+                  f"{sum(s.wall[engine_of] for s in scans) / pages:.2f} | "
+                  f"{sum(s.cpu[engine_of] for s in scans) / pages:.2f} |")
+    pictures_out(scans)
     truths = [t for s in scans for t in s.truths]
     visibles = [t for s in scans for t in s.visible]
     listed = [k for k, truth in enumerate(truths) if "\u2022" in fair_text(truth)]
     as_read = [r for s in scans for r in s.reads["tesseract, bullets as read"]]
-    print(f"\nthe {len(listed)} pages whose text layer has list bullets, pooled CER with misread bullets "
-          "restored (as ingest reads) / left as tesseract printed them:")
+    print(f"\nthe {len(listed)} pages whose text layer has list bullets, pooled CER with bullets restored "
+          "(misread ones, and dropped ones found in the image: as ingest reads) / as tesseract printed them:")
     for m, measure in (("strict", ocr.character_error_rate), ("fair", fair_cer)):
         refs, weights = (truths, lengths) if m == "strict" else (visibles, seen)
         size = max(sum(weights[k] for k in listed), 1)

@@ -6,8 +6,10 @@ text layer), a question finds the scanned page, only the scanned pages are OCR'd
 marked as such in the ledger, in the answer's citations (`lantern ask` prints "text read from a
 scan"), in the UI and the API; quotes from them are verified against the OCR text. A scan whose
 OCR finds nothing fails with one line. The hashing embedder stands in for MiniLM. A page's
-list bullets, which tesseract misreads as "*", "¢", "©" or "e", are read as "•" (the rebuild of
-the text from tesseract's TSV is also checked on a hand-written TSV, in the unit tier).
+list bullets, which tesseract misreads as "*", "¢", "©" or "e" or drops altogether, are read as
+"•"; a page with a sidebar reads each sentence whole; light-grey headings are read, in their
+place (the rebuild of the text from tesseract's TSV, its line order and the dropped-bullet
+check are also tested on hand-made TSVs and images, in the unit tier).
 """
 
 from __future__ import annotations
@@ -239,3 +241,132 @@ def test_text_is_rebuilt_from_tsv_with_lines_paragraphs_and_misread_bullets_rest
 def test_a_tsv_without_words_reads_as_nothing() -> None:
     assert ocr.text_from_tsv("") == ""
     assert ocr.text_from_tsv(_tsv()) == ""
+
+
+SIDEBAR_GUIDE = "dhs-blue-campaign-how-to-talk-to-youth-about-human-trafficking.pdf"
+SIDEBAR_PAGE = 12  # 1-based: a paragraph and a bulleted list beside a tall decorative bar, then full-width text
+
+
+@integration
+@needs_shared
+def test_a_scanned_page_with_a_sidebar_reads_each_paragraph_in_one_piece(tmp_path: Path) -> None:
+    """A real page, scanned: tesseract's own line order put a line from below the sidebar's
+    list into the paragraph above it and the paragraph's last line after the list; read in
+    reading order, each sentence is whole and the page is within 1% of its text layer."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    original = CORPUS / "pdf" / SIDEBAR_GUIDE
+    truth = PdfReader(original).pages[SIDEBAR_PAGE - 1].extract_text()
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[SIDEBAR_PAGE - 1].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(tmp_path / "sidebar.pdf", resolution=float(DPI))
+    read = ocr.ocr_pages(tmp_path / "sidebar.pdf", [0])[0]
+    # the text layer's sentences of a dozen words or more, less the first (it opens with the page number)
+    sentences = [s for s in " ".join(truth.split()).split(". ") if len(s.split()) >= 12][1:]
+    assert len(sentences) >= 4
+    joined = "".join(read.split())  # "Itis" for "It is" is a misreading, not a broken sentence
+    assert all("".join(s.split()) in joined for s in sentences), [s for s in sentences if "".join(s.split()) not in joined]
+    assert ocr.character_error_rate(read, truth) <= 0.01
+
+
+def test_a_line_tesseract_puts_above_the_lines_over_it_is_read_after_them() -> None:
+    # a block whose paragraph holds a line from the foot of the page (as tesseract grouped it),
+    # a second column beside it, and a date to the right of, and above, the next heading
+    tsv = _tsv(
+        (1, 1, 1, 200, 100, 400, 36, "Intro"), (1, 1, 2, 200, 150, 400, 36, "continues"),
+        (1, 1, 3, 200, 900, 1600, 36, "Footline"),  # full width, far below: after everything above it
+        (2, 1, 1, 1000, 100, 400, 36, "Right"), (2, 1, 2, 1000, 150, 400, 36, "column"),
+        (3, 1, 1, 900, 300, 300, 36, "Date"),  # right of and above the heading: keeps its place
+        (4, 1, 1, 200, 340, 300, 36, "Heading"),
+    )
+    assert ocr.text_from_tsv(tsv) == "Intro\ncontinues\n\nRight\ncolumn\n\nDate\n\nHeading\n\nFootline\n"
+    assert ocr.text_from_tsv(tsv, ordered=False).split() == ["Intro", "continues", "Footline", "Right", "column", "Date", "Heading"]
+
+
+GREY_REPORT = "dutch-national-rapporteur-trafficking-for-organ-removal-and-forced-commercial-surrogacy-2012.pdf"
+GREY_PAGE = 18  # 1-based: a chapter and a section heading set in light grey above black body text
+
+
+@integration
+@needs_shared
+def test_light_grey_headings_of_a_scanned_page_are_read_in_their_place(tmp_path: Path) -> None:
+    """A real page whose headings are light grey, scanned: tesseract takes them for paper, and
+    the second pass (the words read painted out) reads them, each before the text it heads."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    original = CORPUS / "pdf" / GREY_REPORT
+    truth = " ".join(PdfReader(original).pages[GREY_PAGE - 1].extract_text().split())
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[GREY_PAGE - 1].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(tmp_path / "grey.pdf", resolution=float(DPI))
+    tsv = ocr.ocr_pages_tsv(tmp_path / "grey.pdf", [0])[0]
+    read, first = " ".join(ocr.text_from_tsv(tsv).split()), " ".join(ocr.text_from_tsv(tsv, second=False).split())
+    chapter, section = "Does forced surrogacy constitute human trafficking?", "3.1 Legal framework"
+    assert chapter in truth and section in truth
+    assert chapter not in first and section not in first  # the first pass alone misses them
+    assert read.index(chapter) < read.index("The previous sections") < read.index(section)
+    assert ocr.character_error_rate(read, truth) < ocr.character_error_rate(first, truth)
+
+
+INDICATORS = "unodc-human-trafficking-indicators.pdf"  # p. 1: three lists of indicators, 61 bullets
+
+
+@integration
+@needs_shared
+def test_bullets_tesseract_drops_are_found_in_the_image(tmp_path: Path) -> None:
+    """A real page of lists, scanned: tesseract reads none of its 61 bullets (not even as a wrong
+    letter); each is found as a solid dot left of its line and read as "•", and nothing else is."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    original = CORPUS / "pdf" / INDICATORS
+    truth = PdfReader(original).pages[0].extract_text().replace("\x7f", ocr.BULLET)  # its bullets map to U+007F
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[0].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(tmp_path / "lists.pdf", resolution=float(DPI))
+    tsv = ocr.ocr_pages_tsv(tmp_path / "lists.pdf", [0])[0]
+    read, as_printed = ocr.text_from_tsv(tsv), ocr.text_from_tsv(tsv, bullets=False)
+
+    def items(text: str) -> list[str]:
+        return sorted(line.split()[1].casefold() for line in text.splitlines() if line.startswith(ocr.BULLET))
+
+    assert truth.count(ocr.BULLET) == 61 and as_printed.count(ocr.BULLET) == 0
+    assert read.count(ocr.BULLET) == 61
+    assert items(read) == items(truth)  # each bullet before its own item
+
+
+def test_a_solid_dot_left_of_a_line_is_a_dropped_bullet_and_a_check_box_is_not() -> None:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (1200, 600), 255)
+    draw = ImageDraw.Draw(image)
+    tsv_words = []
+    for n, (top, mark) in enumerate(((100, "dot"), (200, "box"), (300, "none"), (400, "text")), 1):
+        draw.rectangle((300, top, 500, top + 36), fill=0)  # the line's word, 36 px high
+        tsv_words.append((n, 1, 1, 300, top, 200, 36, "Word"))
+        if mark == "dot":
+            draw.ellipse((240, top + 10, 256, top + 26), fill=0)  # 16 px: 0.44 of the height
+        elif mark == "box":
+            draw.rectangle((236, top + 8, 256, top + 28), outline=0, width=3)  # a check box
+        elif mark == "text":
+            draw.rectangle((200, top + 10, 225, top + 36), fill=0)  # the end of a line to the left
+            draw.ellipse((240, top + 10, 256, top + 26), fill=0)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    tsv = ocr.with_dropped_bullets(_tsv(*tsv_words), buf.getvalue())
+    assert ocr.text_from_tsv(tsv, ordered=False) == "• Word\n\nWord\n\nWord\n\nWord\n"
+    assert ocr.text_from_tsv(tsv, ordered=False, bullets=False) == "Word\n\nWord\n\nWord\n\nWord\n"
