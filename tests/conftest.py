@@ -148,6 +148,18 @@ def _build(folder: Path, settings: Settings) -> Settings:
     return settings
 
 
+def ingested_pdfs(tmp_path_factory: pytest.TempPathFactory, names: list[str] | tuple[str, ...], label: str,
+                  **overrides: Any) -> Settings:
+    """Settings of a store holding only these shared-corpus PDFs (copied without manifest rows),
+    ingested under `settings_for(**overrides)`."""
+    if not all((CORPUS / "pdf" / name).exists() for name in names):
+        unavailable("shared corpus not beside the checkout")
+    folder = tmp_path_factory.mktemp(f"{label}_corpus")
+    for name in names:
+        shutil.copy2(CORPUS / "pdf" / name, folder / name)
+    return _build(folder, settings_for(tmp_path_factory.mktemp(label), **overrides))
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small real corpus folder: pdf/ (4 PDFs), other/ (1 treaty), pages/ (1 resource page)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, TREATY, settings_for, unavailable
+from tests.conftest import CORPUS, TREATY, ingested_pdfs, settings_for, unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -150,16 +150,7 @@ SMALL = ["unodc-human-trafficking-indicators.pdf", "usdol-ilab-faq-executive-ord
 @pytest.fixture(scope="module")
 def e5_store(tmp_path_factory: pytest.TempPathFactory):
     """Two small English PDFs of the shared corpus, ingested with dense_model=e5."""
-    from ingest.pipeline import ingest
-
-    if not all((CORPUS / "pdf" / name).exists() for name in SMALL):
-        unavailable("shared corpus not beside the checkout")
-    folder = tmp_path_factory.mktemp("e5_corpus")
-    for name in SMALL:
-        shutil.copy2(CORPUS / "pdf" / name, folder / name)
-    settings = settings_for(tmp_path_factory.mktemp("e5"), dense_model="e5", crosslingual="off")
-    assert not ingest([folder], settings).failed
-    return settings
+    return ingested_pdfs(tmp_path_factory, SMALL, "e5", dense_model="e5", crosslingual="off")
 
 
 @pytest.mark.parametrize(("question", "expected"), [

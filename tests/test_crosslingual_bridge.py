@@ -11,12 +11,11 @@ bench/crosslingual.py --bridge).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, settings_for, unavailable
+from tests.conftest import ingested_pdfs
 
 pytestmark = pytest.mark.integration
 
@@ -41,16 +40,7 @@ STAGE_CANDIDATES = 10
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory):
     """Four English PDFs of the shared corpus, ingested with the default dense model (MiniLM)."""
-    from ingest.pipeline import ingest
-
-    if not all((CORPUS / "pdf" / name).exists() for name in PDFS):
-        unavailable("shared corpus not beside the checkout")
-    folder = tmp_path_factory.mktemp("bridge_corpus")
-    for name in PDFS:
-        shutil.copy2(CORPUS / "pdf" / name, folder / name)
-    settings = settings_for(tmp_path_factory.mktemp("bridge"), crosslingual="auto")
-    assert not ingest([folder], settings).failed
-    return settings
+    return ingested_pdfs(tmp_path_factory, PDFS, "bridge", crosslingual="auto")
 
 
 @pytest.fixture(scope="module")

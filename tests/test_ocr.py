@@ -183,24 +183,29 @@ def test_a_scan_ocr_cannot_read_fails_with_one_line(tmp_path: Path) -> None:
 BULLETED = 21  # 1-based toolkit page: a list of 36 bullets ("•" in its text layer)
 
 
+def _scan_page(original: Path, page: int, dest: Path) -> tuple[str, Path]:
+    """One real page (1-based) as a scanner gives it: its text layer, and an image-only PDF of it."""
+    import pypdfium2 as pdfium
+    from pypdf import PdfReader
+
+    _require_tesseract()
+    truth = PdfReader(original).pages[page - 1].extract_text()
+    pdf = pdfium.PdfDocument(str(original))
+    try:
+        image = pdf[page - 1].render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        pdf.close()
+    image.save(dest, resolution=float(DPI))
+    return truth, dest
+
+
 @integration
 @needs_shared
 def test_a_scanned_bulleted_list_is_read_with_its_bullets(tmp_path: Path) -> None:
     """A real page of bullets, scanned: each bullet reads as "•" where tesseract alone printed
     "*", "¢" or "e", and nothing else does."""
-    import pypdfium2 as pdfium
-    from pypdf import PdfReader
-
-    _require_tesseract()
-    original = CORPUS / "pdf" / TOOLKIT
-    truth = PdfReader(original).pages[BULLETED - 1].extract_text()
-    pdf = pdfium.PdfDocument(str(original))
-    try:
-        image = pdf[BULLETED - 1].render(scale=DPI / 72).to_pil().convert("RGB")
-    finally:
-        pdf.close()
-    image.save(tmp_path / "bullets.pdf", resolution=float(DPI))
-    read = ocr.ocr_pages(tmp_path / "bullets.pdf", [0])[0]
+    truth, scan = _scan_page(CORPUS / "pdf" / TOOLKIT, BULLETED, tmp_path / "bullets.pdf")
+    read = ocr.ocr_pages(scan, [0])[0]
     items = [line.split()[1].casefold() for line in truth.splitlines() if line.startswith(ocr.BULLET)]
     read_items = [line.split()[1].casefold() for line in read.splitlines() if line.startswith(ocr.BULLET)]
     assert len(items) >= 30 and read.count(ocr.BULLET) == truth.count(ocr.BULLET)
@@ -253,19 +258,8 @@ def test_a_scanned_page_with_a_sidebar_reads_each_paragraph_in_one_piece(tmp_pat
     """A real page, scanned: tesseract's own line order put a line from below the sidebar's
     list into the paragraph above it and the paragraph's last line after the list; read in
     reading order, each sentence is whole and the page is within 1% of its text layer."""
-    import pypdfium2 as pdfium
-    from pypdf import PdfReader
-
-    _require_tesseract()
-    original = CORPUS / "pdf" / SIDEBAR_GUIDE
-    truth = PdfReader(original).pages[SIDEBAR_PAGE - 1].extract_text()
-    pdf = pdfium.PdfDocument(str(original))
-    try:
-        image = pdf[SIDEBAR_PAGE - 1].render(scale=DPI / 72).to_pil().convert("RGB")
-    finally:
-        pdf.close()
-    image.save(tmp_path / "sidebar.pdf", resolution=float(DPI))
-    read = ocr.ocr_pages(tmp_path / "sidebar.pdf", [0])[0]
+    truth, scan = _scan_page(CORPUS / "pdf" / SIDEBAR_GUIDE, SIDEBAR_PAGE, tmp_path / "sidebar.pdf")
+    read = ocr.ocr_pages(scan, [0])[0]
     # the text layer's sentences of a dozen words or more, less the first (it opens with the page number)
     sentences = [s for s in " ".join(truth.split()).split(". ") if len(s.split()) >= 12][1:]
     assert len(sentences) >= 4
@@ -297,19 +291,9 @@ GREY_PAGE = 18  # 1-based: a chapter and a section heading set in light grey abo
 def test_light_grey_headings_of_a_scanned_page_are_read_in_their_place(tmp_path: Path) -> None:
     """A real page whose headings are light grey, scanned: tesseract takes them for paper, and
     the second pass (the words read painted out) reads them, each before the text it heads."""
-    import pypdfium2 as pdfium
-    from pypdf import PdfReader
-
-    _require_tesseract()
-    original = CORPUS / "pdf" / GREY_REPORT
-    truth = " ".join(PdfReader(original).pages[GREY_PAGE - 1].extract_text().split())
-    pdf = pdfium.PdfDocument(str(original))
-    try:
-        image = pdf[GREY_PAGE - 1].render(scale=DPI / 72).to_pil().convert("RGB")
-    finally:
-        pdf.close()
-    image.save(tmp_path / "grey.pdf", resolution=float(DPI))
-    tsv = ocr.ocr_pages_tsv(tmp_path / "grey.pdf", [0])[0]
+    text_layer, scan = _scan_page(CORPUS / "pdf" / GREY_REPORT, GREY_PAGE, tmp_path / "grey.pdf")
+    truth = " ".join(text_layer.split())
+    tsv = ocr.ocr_pages_tsv(scan, [0])[0]
     read, first = " ".join(ocr.text_from_tsv(tsv).split()), " ".join(ocr.text_from_tsv(tsv, second=False).split())
     chapter, section = "Does forced surrogacy constitute human trafficking?", "3.1 Legal framework"
     assert chapter in truth and section in truth
@@ -326,19 +310,9 @@ INDICATORS = "unodc-human-trafficking-indicators.pdf"  # p. 1: three lists of in
 def test_bullets_tesseract_drops_are_found_in_the_image(tmp_path: Path) -> None:
     """A real page of lists, scanned: tesseract reads none of its 61 bullets (not even as a wrong
     letter); each is found as a solid dot left of its line and read as "•", and nothing else is."""
-    import pypdfium2 as pdfium
-    from pypdf import PdfReader
-
-    _require_tesseract()
-    original = CORPUS / "pdf" / INDICATORS
-    truth = PdfReader(original).pages[0].extract_text().replace("\x7f", ocr.BULLET)  # its bullets map to U+007F
-    pdf = pdfium.PdfDocument(str(original))
-    try:
-        image = pdf[0].render(scale=DPI / 72).to_pil().convert("RGB")
-    finally:
-        pdf.close()
-    image.save(tmp_path / "lists.pdf", resolution=float(DPI))
-    tsv = ocr.ocr_pages_tsv(tmp_path / "lists.pdf", [0])[0]
+    text_layer, scan = _scan_page(CORPUS / "pdf" / INDICATORS, 1, tmp_path / "lists.pdf")
+    truth = text_layer.replace("\x7f", ocr.BULLET)  # its bullets map to U+007F
+    tsv = ocr.ocr_pages_tsv(scan, [0])[0]
     read, as_printed = ocr.text_from_tsv(tsv), ocr.text_from_tsv(tsv, bullets=False)
 
     def items(text: str) -> list[str]:
