@@ -21,9 +21,11 @@ The module constants `SHARED`, `SAMPLE_CORPUS`, `SMALL_PDFS`, `TOOLKIT`, `TREATY
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -58,14 +60,35 @@ RESOURCE_PAGE = "resource-page-national-referral-mechanisms.txt"
 STRICT = os.environ.get("LANTERN_TEST_STRICT") == "1"  # set by `make test`: CI must run every test
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
-    """End a server the test started: ask, then kill if it has not gone within `timeout` s."""
-    proc.terminate()
+def stop_process(proc: subprocess.Popen, timeout: float = 15, group: bool = False) -> None:
+    """End a server the test started: ask, then kill if it has not gone within `timeout` s.
+    `group`: the server was started with `start_new_session=True` and everything in its process
+    group goes (a wrapper such as strace leaves its child running when only it is ended)."""
+    def signal_all(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    if group:
+        signal_all(signal.SIGTERM)
+    else:
+        proc.terminate()
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        if group:
+            signal_all(signal.SIGKILL)
+        else:
+            proc.kill()
         proc.wait()
+    if group:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        signal_all(signal.SIGKILL)
 
 
 def ledger_states(ledger: Path) -> list[str]:

@@ -125,7 +125,7 @@ def test_ingest_status_ask_and_ui_connect_to_nothing_outside_loopback(tmp_path: 
 
     port = _free_port()
     ui = subprocess.Popen(guard.argv("ui", "ui", "--store", store, "--port", str(port)), env=guard.env, cwd=tmp_path,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 180
@@ -145,7 +145,7 @@ def test_ingest_status_ask_and_ui_connect_to_nothing_outside_loopback(tmp_path: 
         history = job.result(timeout=180)[0]
         assert history and history[-1]["role"] == "assistant"
     finally:
-        stop_process(ui, 30)
+        stop_process(ui, 30, group=True)  # strace and the UI it runs
 
     events = guard.events()
     outside = [e for e in events if not e["allowed"]]
