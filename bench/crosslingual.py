@@ -290,18 +290,15 @@ class BridgeRows:
         self.times: dict[str, list[float]] = {}
 
     def oof_bridge(self, question: str):
-        from assistant.bridge import Bridge
-        from bench.fit_bridge import LAMBDAS, ridge
+        from assistant.bridge import PROVENANCE, Bridge
+        from bench.fit_bridge import LAMBDAS, document_folds, ridge
 
         assert self.pairs is not None
         x, y, doc, sources = self.pairs
-        rng = np.random.default_rng(0)  # fit_bridge.cross_validate's folds
-        fold_of_doc = np.empty(len(sources), dtype=int)
-        fold_of_doc[rng.permutation(len(sources))] = np.arange(len(sources)) % 5
+        fold_of_doc = document_folds(len(sources), 5)  # fit_bridge.cross_validate's folds
         out_folds = {fold_of_doc[i] for i, s in enumerate(sources) if s in self.gold.get(question, set())}
         keep = ~np.isin(fold_of_doc[doc], list(out_folds))
-        lam = float(json.loads((REPO / "assistant" / "bridge.json").read_text())["ridge_penalty"]) \
-            if (REPO / "assistant" / "bridge.json").exists() else LAMBDAS[0]
+        lam = float(json.loads(PROVENANCE.read_text())["ridge_penalty"]) if PROVENANCE.exists() else LAMBDAS[0]
         return Bridge(ridge(x[keep], y[keep], lam))
 
     def run(self, name: str, bridge: str) -> Callable[[str], Ranked]:

@@ -68,13 +68,18 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
+def document_folds(documents: int, folds: int, seed: int = 0) -> np.ndarray:
+    """The fold of each document (by index): a seeded shuffle dealt round-robin, so a document's
+    chunks are never split between the fit and the check."""
+    fold_of_doc = np.empty(documents, dtype=int)
+    fold_of_doc[np.random.default_rng(seed).permutation(documents)] = np.arange(documents) % folds
+    return fold_of_doc
+
+
 def cross_validate(x: np.ndarray, y: np.ndarray, doc: np.ndarray, folds: int, seed: int = 0) -> dict[float, dict[str, float]]:
     """Per penalty, held-out (by document) mean cosine to the true MiniLM vector and the mean
     reciprocal rank of a chunk's own MiniLM vector among the held-out fold's chunks."""
-    rng = np.random.default_rng(seed)
-    fold_of_doc = np.empty(doc.max() + 1, dtype=int)
-    fold_of_doc[rng.permutation(len(fold_of_doc))] = np.arange(len(fold_of_doc)) % folds
-    fold = fold_of_doc[doc]
+    fold = document_folds(doc.max() + 1, folds, seed)[doc]
     out: dict[float, dict[str, float]] = {}
     for lam in LAMBDAS:
         cos, rr = [], []

@@ -21,7 +21,6 @@ The module constants `SHARED`, `SAMPLE_CORPUS`, `SMALL_PDFS`, `TOOLKIT`, `TREATY
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
 import shutil
@@ -64,31 +63,25 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15, group: bool = Fals
     """End a server the test started: ask, then kill if it has not gone within `timeout` s.
     `group`: the server was started with `start_new_session=True` and everything in its process
     group goes (a wrapper such as strace leaves its child running when only it is ended)."""
-    def signal_all(sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
+    def send(sig: int) -> bool:
+        """Signal the process (or its group); False once nothing is left to signal."""
+        try:
+            os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+        except ProcessLookupError:
+            return False
+        return True
 
-    if group:
-        signal_all(signal.SIGTERM)
-    else:
-        proc.terminate()
+    send(signal.SIGTERM)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        if group:
-            signal_all(signal.SIGKILL)
-        else:
-            proc.kill()
+        send(signal.SIGKILL)
         proc.wait()
+    deadline = time.monotonic() + timeout
+    while group and send(0) and time.monotonic() < deadline:  # the rest of the group, ending on SIGTERM
+        time.sleep(0.2)
     if group:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-        signal_all(signal.SIGKILL)
+        send(signal.SIGKILL)
 
 
 def ledger_states(ledger: Path) -> list[str]:
