@@ -89,7 +89,7 @@ def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
 
 
 def _candidates(hits: list[Hit]) -> list[_Candidate]:
-    return [_Candidate(i, u) for i, hit in enumerate(hits) for u in units(hit.chunk.text) if _usable(u)]
+    return [_Candidate(i, u) for i, hit in enumerate(hits) for u in units(hit.chunk.text, hit.chunk.metadata.get("section")) if _usable(u)]
 
 
 def _embed_text(unit: Unit) -> str:

@@ -19,13 +19,14 @@ from ingest.layout import (
     is_contents,
     is_heading,
     is_reference,
+    is_reference_list,
     is_title_run,
     line_labels,
     strip_footnote_digits,
 )
 
-__all__ = ["BULLET", "Unit", "clean", "is_boilerplate", "is_contents", "is_heading", "is_reference", "is_title_run",
-           "line_labels", "strip_footnote_digits", "units"]
+__all__ = ["BULLET", "Unit", "clean", "is_boilerplate", "is_contents", "is_heading", "is_reference",
+           "is_reference_list", "is_title_run", "line_labels", "strip_footnote_digits", "units"]
 
 _CAPS_RUN = re.compile(r"^(?:[A-Z][A-Z’'&,-]+\s+){2,}(?=[A-Z][a-z])")
 
@@ -61,12 +62,15 @@ def clean(text: str) -> str:
 _MAX_ITEMS = 15
 
 
-def units(text: str) -> list[Unit]:
+def units(text: str, section: str | None = None) -> list[Unit]:
     """The answer units of a chunk, in reading order: prose sentences, list items and whole lists.
 
     Headings, contents lines, boilerplate, reference entries and questions never become units;
-    a heading or question is the context of what follows it.
+    a heading or question is the context of what follows it. A chunk under a reference list's
+    heading (`section`, its path from ingest) has none: a title in a bibliography reads like a sentence.
     """
+    if is_reference_list(section):
+        return []
     labels = line_labels(text)
     masked = list(text)
     for s, e, label in labels:

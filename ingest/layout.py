@@ -49,6 +49,12 @@ def strip_footnote_digits(text: str) -> str:
     return _FOOTNOTE_DIGITS.sub(r"\1", text)
 
 
+def _ends_sentence(line: str) -> bool:
+    """Whether a line closes its sentence, a footnote number after the stop aside ("employers.74")."""
+    t = strip_footnote_digits(line.rstrip())
+    return bool(t) and t[-1] in _END
+
+
 def is_reference(text: str) -> bool:
     """A bibliography or footnote reference entry rather than a statement."""
     t = " ".join(text.split())
@@ -72,6 +78,16 @@ def is_title_run(text: str) -> bool:
     capitalised = sum(w[0].isupper() for w in tokens if w.lower() not in stopwords("en"))
     content = sum(w.lower() not in stopwords("en") for w in tokens) or 1
     return capitalised / content > 0.6
+
+
+# The heading of a reference list: everything under it is an entry, even a line that reads like a title.
+_REFERENCE_LIST = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:references?|bibliography|literature(?: cited| list)?|works cited|"
+                             r"sources|notes|endnotes|further reading)$", re.IGNORECASE)
+
+
+def is_reference_list(section: str | None) -> bool:
+    """Whether a section path ends in a reference list's heading ("8.1 Aspects > Literature")."""
+    return bool(section) and _REFERENCE_LIST.match(section.rsplit(SEPARATOR, 1)[-1].strip()) is not None
 
 
 def is_contents(line: str) -> bool:
@@ -99,7 +115,7 @@ def is_heading(line: str, before: str | None, after: str | None) -> bool:
         return False
     if after is not None and after.strip()[:1].islower():
         return False
-    if before is not None and before.strip() and before.strip()[-1] not in _END:
+    if before is not None and before.strip() and not _ends_sentence(before):
         return is_heading(before, None, t)  # a heading over two lines
     return True
 
@@ -108,7 +124,23 @@ def _stands_alone(before: str | None, after: str | None, done: list[tuple[int, i
     """A line that neither continues the sentence above nor runs on into the line below."""
     if after is not None and after.strip()[:1].islower():
         return False
-    return before is None or not before.strip() or before.rstrip()[-1] in _END or (bool(done) and done[-1][2] != "text")
+    return before is None or not before.strip() or _ends_sentence(before) or (bool(done) and done[-1][2] != "text")
+
+
+def _starts_afresh(before: str | None, done: list[tuple[int, int, str]]) -> bool:
+    """A line that does not continue a sentence of the line above (a new entry, not the middle of
+    prose that mentions "et al." or a web address)."""
+    return before is None or not before.strip() or _ends_sentence(before) or (bool(done) and done[-1][2] != "text")
+
+
+def _continues_entry(above: str, line: str) -> bool:
+    """The rest of a reference entry that wrapped: it starts in lower case, or the entry above broke
+    off mid-sentence (no closing stop, not a web address that ends an entry)."""
+    t = line.strip()
+    if t[:1].islower():
+        return True
+    last = above.rstrip()
+    return bool(last) and not _ends_sentence(last) and not _URL.search(last.rsplit(" ", 1)[-1]) and not is_heading(t, None, None)
 
 
 def line_labels(text: str) -> list[tuple[int, int, str]]:
@@ -129,11 +161,16 @@ def line_labels(text: str) -> list[tuple[int, int, str]]:
             label = "heading"
         elif is_contents(line) and (_TOC.search(line) or _stands_alone(before, after, out)):
             label = "contents"
+        elif is_reference(line) and _starts_afresh(before, out):
+            label = "reference"
+        elif out and out[-1][2] == "reference" and _continues_entry(raw[i - 1], line):
+            label = "reference"  # an entry wrapped onto the next line: one span
+            s = out.pop()[0]
         elif BULLET.match(line):
             label = "question" if line.rstrip().endswith("?") else "item"
         elif is_heading(line, before, after):
             label = "heading"
-        elif out and out[-1][2] == "item" and (line.strip()[:1].islower() or raw[i - 1].rstrip()[-1:] not in _END):
+        elif out and out[-1][2] == "item" and (line.strip()[:1].islower() or not _ends_sentence(raw[i - 1])):
             label = "item"  # an item wrapped onto a second line
             s = out.pop()[0]
         else:

@@ -25,7 +25,8 @@ from core.settings import Settings
 
 from .load import SourceFile, discover
 
-PIPELINE_VERSION = "5"  # bump when cleaning or chunking changes, to re-ingest everything (5: section paths)
+PIPELINE_VERSION = "6"  # bump when cleaning or chunking changes, to re-ingest everything (5: section paths;
+# 6: a heading under a sentence that ends in a footnote number opens its section)
 
 ProgressCallback = Callable[[str, int, int], None]  # (message, done, total)
 

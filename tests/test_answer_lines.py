@@ -62,6 +62,8 @@ def test_no_answer_sentence_is_a_heading_reference_contents_or_download_line(sma
                 assert not is_reference(sentence), (q["id"], sentence)
                 assert not is_contents(sentence) and not is_boilerplate(sentence), (q["id"], sentence)
                 assert shown not in furniture, (q["id"], "a furniture line given as an answer", sentence)
+                inside = [f for f in furniture if len(shown.split()) >= 3 and f" {shown} " in f" {f} "]
+                assert not inside, (q["id"], "part of a furniture line (a title in a bibliography)", sentence)
                 glued = [f for f in furniture if len(f.split()) >= 2 and shown.startswith(f + " ")]
                 assert not glued, (q["id"], "a heading glued to a sentence", sentence, glued)
                 checked += 1

@@ -177,3 +177,42 @@ def test_a_wrapped_line_ending_in_a_number_stays_prose() -> None:
     text = ("Over the decade the annual number of reported victims almost trebled to 909\n"
             "in 2009, mainly thanks to the growing attention for human trafficking.")
     assert sentences_of(text) == [" ".join(text.split())]
+
+
+def test_a_bibliography_offers_no_sentence_though_its_titles_read_like_sentences() -> None:
+    text = ("Most studies rely on registered victims only.\n"
+            "Mendes, A. (2009). Operational indicators of trafficking in human beings: results from a Delphi\n"
+            "survey. Geneva: Labour Office.\n"
+            "Reyes (2012a). Global Estimate of Forced Labour. Results and methodology. Geneva: Labour Office.\n"
+            "Online at: https://www.example.org/estimates/index.htm.\n"
+            "Tanaka, M., Berg, F., et al. (2010).\n\n"
+            "The register has grown every year since 2008.")
+    labels = labels_of(text)
+    assert labels["Mendes, A. (2009). Operational indicators of trafficking in human beings: results from a Delphi\n"
+                  "survey. Geneva: Labour Office."] == "reference"  # one entry over two lines
+    assert labels["Online at: https://www.example.org/estimates/index.htm."] == "reference"
+    assert sentences_of(text) == ["Most studies rely on registered victims only.",
+                                  "The register has grown every year since 2008."]
+
+
+def test_prose_that_cites_or_links_mid_sentence_stays_prose() -> None:
+    text = ("If you are interested in a presentation at your school, you can email the team or\n"
+            "visit www.example.gov to request one for your students and staff members this year.\n"
+            "As Reyes et al. showed, most victims\n"
+            "were recruited by someone they knew.")
+    assert sentences_of(text)[0] == " ".join(text.split("\nAs")[0].split())
+
+
+@pytest.mark.parametrize(("section", "offered"), [("8.1 International aspects > Literature", False),
+                                                  ("Annex > References", False), ("Notes", False),
+                                                  ("Literature review", True), ("2 Findings", True), (None, True)])
+def test_a_chunk_under_a_reference_list_heading_offers_nothing(section: str | None, offered: bool) -> None:
+    text = "Hard to see, harder to count. Survey guidelines to estimate forced labour of adults and children."
+    assert bool(units(text, section)) is offered
+
+
+def test_a_heading_under_a_sentence_that_ends_in_a_footnote_number_is_a_heading() -> None:
+    text = ("Debt is often accompanied by threats and\ncoercion by employers.74\n"
+            "Artisanal mining in the region\nOne of the areas of exploitation is the mining\nof precious metals.")
+    assert labels_of(text)["Artisanal mining in the region"] == "heading"
+    assert sentences_of(text)[-1] == "One of the areas of exploitation is the mining of precious metals."
