@@ -24,7 +24,7 @@ from core.types import Citation, Hit
 
 from .compose import Asks, analyse, carries, leans_back
 from .fitted import FITTED, Composer
-from .spans import Unit, units
+from .spans import Unit, is_fragment, units
 
 NOT_FOUND = "NOT_IN_SOURCES"
 
@@ -67,15 +67,22 @@ class _Candidate:
         return self.hit_index == other.hit_index and self.unit.start < other.unit.end and other.unit.start < self.unit.end
 
 
-def _usable(unit: Unit) -> bool:
-    """Worth quoting: prose, not a fragment or a table row (a list item may be short)."""
+def _usable(unit: Unit, title: str) -> bool:
+    """Worth quoting: prose, not a fragment, a table row or the document's own title printed on a
+    page (a list item may be short)."""
     text = unit.text
     letters = sum(c.isalpha() for c in text)
     if unit.kind == "item":
         return len(words(text)) >= 2 and letters >= 0.5 * len(text)
     if unit.kind == "list":
         return True
+    if is_fragment(text) or f" {_plain(text)} " in f" {title} ":
+        return False
     return 25 <= len(text) <= 900 and letters >= 0.5 * len(text) and len(text.split()) >= 5
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
@@ -89,7 +96,11 @@ def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
 
 
 def _candidates(hits: list[Hit]) -> list[_Candidate]:
-    return [_Candidate(i, u) for i, hit in enumerate(hits) for u in units(hit.chunk.text, hit.chunk.metadata.get("section")) if _usable(u)]
+    out = []
+    for i, hit in enumerate(hits):
+        title = _plain(str(hit.chunk.metadata.get("title") or ""))
+        out += [_Candidate(i, u) for u in units(hit.chunk.text, hit.chunk.metadata.get("section")) if _usable(u, title)]
+    return out
 
 
 def _embed_text(unit: Unit) -> str:

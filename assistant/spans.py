@@ -17,6 +17,7 @@ from ingest.layout import (
     BULLET,
     is_boilerplate,
     is_contents,
+    is_fragment,
     is_heading,
     is_reference,
     is_reference_list,
@@ -25,7 +26,7 @@ from ingest.layout import (
     strip_footnote_digits,
 )
 
-__all__ = ["BULLET", "Unit", "clean", "is_boilerplate", "is_contents", "is_heading", "is_reference",
+__all__ = ["BULLET", "Unit", "clean", "is_boilerplate", "is_contents", "is_fragment", "is_heading", "is_reference",
            "is_reference_list", "is_title_run", "line_labels", "strip_footnote_digits", "units"]
 
 _CAPS_RUN = re.compile(r"^(?:[A-Z][A-Z’'&,-]+\s+){2,}(?=[A-Z][a-z])")

@@ -90,6 +90,13 @@ def is_reference_list(section: str | None) -> bool:
     return bool(section) and _REFERENCE_LIST.match(section.rsplit(SEPARATOR, 1)[-1].strip()) is not None
 
 
+def is_fragment(text: str) -> bool:
+    """No longer than a heading and never closed: a title, a running header or a caption that the
+    line labels missed ("Referring victims to the NRM"), not a statement to quote."""
+    closed = strip_footnote_digits(text.rstrip()).rstrip("\"”’')]")[-1:] in ".!?:;"  # "(NRM)" closes nothing
+    return len(text.split()) <= MAX_HEADING_WORDS and not closed
+
+
 def is_contents(line: str) -> bool:
     """A table-of-contents line: dot leaders, or a title ending in a page number."""
     t = line.strip()

@@ -153,3 +153,13 @@ def test_paragraph_numbers_are_not_shown_as_claims_of_their_own() -> None:
     text, _ = answer("What must migrant domestic workers receive before crossing borders?", page)
     assert all(len(content_words(MARKER.sub("", c))) > 1 for c in claims(text)), text
     assert "written job offer. [1]" in text
+
+
+def test_the_documents_title_printed_on_its_page_is_not_an_answer() -> None:
+    title = "Referral Toolkit for the Region: Referring victims of exploitation to the regional referral service (RRS)"
+    text = ("Referring victims of exploitation to the regional referral service (RRS)\n\n"
+            "The regional referral service is the framework for identifying and referring victims of exploitation.")
+    draft = extractive_answer("What is the regional referral service?",
+                              [Hit(Chunk("c1", "toolkit.pdf", 1, 0, len(text), text, {"title": title}), 1.0, 1)],
+                              BagOfWords(), Settings())
+    assert shown(draft.text).strip() == "The regional referral service is the framework for identifying and referring victims of exploitation."

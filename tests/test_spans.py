@@ -7,6 +7,7 @@ import pytest
 from assistant.spans import (
     clean,
     is_contents,
+    is_fragment,
     is_reference,
     is_title_run,
     line_labels,
@@ -216,3 +217,14 @@ def test_a_heading_under_a_sentence_that_ends_in_a_footnote_number_is_a_heading(
             "Artisanal mining in the region\nOne of the areas of exploitation is the mining\nof precious metals.")
     assert labels_of(text)["Artisanal mining in the region"] == "heading"
     assert sentences_of(text)[-1] == "One of the areas of exploitation is the mining of precious metals."
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("Referring victims of modern slavery to the referral mechanism (RM)", True),  # a title line
+    ("adult (Northern Region and Eastern Region) - Example.gov", True),  # a browser's print header
+    ("The mechanism identifies and supports victims.", False),
+    ("Victims were accompanied by violent treatment, threats and coercion by employers.74", False),
+    ("Over the decade the annual number of reported victims almost trebled to 909 in 2009 mainly", False),  # cut off
+])
+def test_a_short_line_that_never_closes_is_a_fragment_not_a_statement(text: str, fragment: bool) -> None:
+    assert is_fragment(text) is fragment
