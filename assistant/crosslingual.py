@@ -179,24 +179,25 @@ class CrossLingualStage:
     def rescore(self, question: str, ranked: Ranked, chunks: Sequence[Chunk], first_weight: float = 0.0) -> Ranked:
         """`ranked` with its first chunks (those in `chunks`) re-ordered; the rest follow unchanged.
 
-        Order = first_weight/(RRF_K + first-stage rank) + 1/(RRF_K + e5 rank), ties to the
-        first stage; the re-ordered chunks take over the first-stage scores of those places,
-        so scores stay comparable.
+        Order = first_weight/(RRF_K + first-stage rank) + 1/(RRF_K + e5 rank) (retrieve.fuse's
+        reciprocal-rank fusion; first_weight 0 leaves e5 alone), ties to the first stage; the
+        re-ordered chunks take over the first-stage scores of those places, so scores stay comparable.
         """
-        first = {cid: rank for rank, (cid, _) in enumerate(ranked, 1)}
+        from .retrieve import fuse  # retrieve imports this module
+
+        first = {cid for cid, _ in ranked}
         chunks = [c for c in chunks if c.id in first]
         if not chunks:
             return ranked
         sims = self.vectors(chunks) @ self.query_vector(question)
-        e5_rank = {chunks[i].id: rank for rank, i in enumerate(np.argsort(-sims, kind="stable"), 1)}
-        order = sorted(
-            (c.id for c in chunks),
-            key=lambda cid: (first_weight / (RRF_K + first[cid]) + 1.0 / (RRF_K + e5_rank[cid]), -first[cid]),
-            reverse=True,
-        )
-        places = sorted((s for cid, s in ranked if cid in e5_rank), reverse=True)
+        by_e5 = [(chunks[i].id, float(sims[i])) for i in np.argsort(-sims, kind="stable")]
+        # fuse keeps equal scores in the first list's order: ties go to the first stage
+        fused = fuse(ranked, by_e5, rrf_k=RRF_K, dense_weight=first_weight, keyword_weight=1.0)
+        rescored = {cid for cid, _ in by_e5}
+        order = [cid for cid, _ in fused if cid in rescored]
+        places = sorted((s for cid, s in ranked if cid in rescored), reverse=True)
         head = list(zip(order, places, strict=True))
-        return head + [(cid, s) for cid, s in ranked if cid not in e5_rank]
+        return head + [(cid, s) for cid, s in ranked if cid not in rescored]
 
 
 def make_stage(settings: Settings, embedder=None) -> CrossLingualStage | None:
