@@ -1,4 +1,4 @@
-"""Servers started on this machine for tests and benchmarks: a free loopback port, a real
+"""Servers started on this machine for tests and bench/scale.py: a free loopback port, a real
 `chroma run` on one, and ending a server that was started.
 
 One place for these so the test fixtures and `bench/scale.py` start Chroma the same way (the
