@@ -75,6 +75,12 @@ def analyse(question: str) -> Asks:
     return Asks(frozenset(kinds), wants_list, bool(_YES_NO.match(q)), parts if len(parts) > 1 else (q.strip(" ?"),))
 
 
+def wants_number(question: str) -> bool:
+    """Whether the question asks for a figure (a count, a share, an age, a duration): the gate's
+    "a figure asked for and none found" reads the question as the answer does."""
+    return bool(analyse(question).kinds & {"number", "duration"})
+
+
 _HAS = {
     "number": re.compile(rf"\d|%|\b(?:{_NUMBER_WORDS}|per ?cent|percent|majority|most)\b", re.IGNORECASE),
     "date": re.compile(rf"\b(?:1[89]|20)\d{{2}}\b|\b(?:{_MONTHS})\b", re.IGNORECASE),

@@ -27,7 +27,8 @@ English text keep today's ranking and latency under `auto`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -53,7 +54,33 @@ CANDIDATES = 40
 # leave the 13 foreign gold questions as they are (simulation, leave-documents-out); 10 loses one.
 KEYWORD_KEEP = 3
 MIXED_DEPTH = 5  # an English question counts as cross-lingual when its first 5 hold text in another language
+QUERY_CACHE = 64  # e5 query vectors kept (a conversation asks again what it asked a moment ago)
 Ranked = list[tuple[str, float]]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """At most `size` entries; reading or writing one makes it the newest, the oldest go first.
+    Holds e5 vectors: embedding again costs far more than looking up."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        """The value, now the newest entry; None when absent."""
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        return self._items[key]
+
+    def put(self, key: K, value: V) -> None:
+        """Store `value` as the newest entry, dropping the oldest beyond `size`."""
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 class CrossLingualStage:
@@ -66,11 +93,10 @@ class CrossLingualStage:
         self.mode = mode
         self.candidates = candidates
         self._embedder = embedder
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # chunk id -> e5 passage vector
-        self._cache_size = cache_size
+        self._passages: LRU[str, np.ndarray] = LRU(cache_size)  # chunk id -> e5 passage vector
         self.first_weight = dict(FIRST_STAGE_WEIGHT)
         self.bridge = bridge  # a foreign question's candidates from the bridged dense search
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()  # question -> e5 query vector
+        self._queries: LRU[str, np.ndarray] = LRU(QUERY_CACHE)  # question -> e5 query vector
 
     @property
     def embedder(self):
@@ -113,9 +139,8 @@ class CrossLingualStage:
         """The question's e5 vector, embedded once for the bridged search and the re-scoring."""
         vector = self._queries.get(question)
         if vector is None:
-            vector = self._queries[question] = self.embedder.embed_query(question)
-            while len(self._queries) > 64:
-                self._queries.popitem(last=False)
+            vector = self.embedder.embed_query(question)
+            self._queries.put(question, vector)
         return vector
 
     def bridged_query(self, question: str, embedder_name: str) -> np.ndarray | None:
@@ -143,37 +168,36 @@ class CrossLingualStage:
 
     def vectors(self, chunks: Sequence[Chunk]) -> np.ndarray:
         """e5 passage vectors of the chunks, embedding only those not seen before."""
-        missing = [c for c in chunks if c.id not in self._cache]
+        found = {c.id: v for c in chunks if (v := self._passages.get(c.id)) is not None}
+        missing = [c for c in chunks if c.id not in found]
         if missing:
             for chunk, vector in zip(missing, self.embedder.embed([c.text for c in missing]), strict=True):
-                self._cache[chunk.id] = vector
-        for chunk in chunks:
-            self._cache.move_to_end(chunk.id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return np.stack([self._cache[c.id] for c in chunks]) if chunks else np.zeros((0, 384), np.float32)
+                found[chunk.id] = vector
+                self._passages.put(chunk.id, vector)
+        return np.stack([found[c.id] for c in chunks]) if chunks else np.zeros((0, 384), np.float32)
 
     def rescore(self, question: str, ranked: Ranked, chunks: Sequence[Chunk], first_weight: float = 0.0) -> Ranked:
         """`ranked` with its first chunks (those in `chunks`) re-ordered; the rest follow unchanged.
 
-        Order = first_weight/(RRF_K + first-stage rank) + 1/(RRF_K + e5 rank), ties to the
-        first stage; the re-ordered chunks take over the first-stage scores of those places,
-        so scores stay comparable.
+        Order = first_weight/(RRF_K + first-stage rank) + 1/(RRF_K + e5 rank) (retrieve.fuse's
+        reciprocal-rank fusion; first_weight 0 leaves e5 alone), ties to the first stage; the
+        re-ordered chunks take over the first-stage scores of those places, so scores stay comparable.
         """
-        first = {cid: rank for rank, (cid, _) in enumerate(ranked, 1)}
+        from .retrieve import fuse  # retrieve imports this module
+
+        first = {cid for cid, _ in ranked}
         chunks = [c for c in chunks if c.id in first]
         if not chunks:
             return ranked
         sims = self.vectors(chunks) @ self.query_vector(question)
-        e5_rank = {chunks[i].id: rank for rank, i in enumerate(np.argsort(-sims, kind="stable"), 1)}
-        order = sorted(
-            (c.id for c in chunks),
-            key=lambda cid: (first_weight / (RRF_K + first[cid]) + 1.0 / (RRF_K + e5_rank[cid]), -first[cid]),
-            reverse=True,
-        )
-        places = sorted((s for cid, s in ranked if cid in e5_rank), reverse=True)
+        by_e5 = [(chunks[i].id, float(sims[i])) for i in np.argsort(-sims, kind="stable")]
+        # fuse keeps equal scores in the first list's order: ties go to the first stage
+        fused = fuse(ranked, by_e5, rrf_k=RRF_K, dense_weight=first_weight, keyword_weight=1.0)
+        rescored = {cid for cid, _ in by_e5}
+        order = [cid for cid, _ in fused if cid in rescored]
+        places = sorted((s for cid, s in ranked if cid in rescored), reverse=True)
         head = list(zip(order, places, strict=True))
-        return head + [(cid, s) for cid, s in ranked if cid not in e5_rank]
+        return head + [(cid, s) for cid, s in ranked if cid not in rescored]
 
 
 def make_stage(settings: Settings, embedder=None) -> CrossLingualStage | None:

@@ -25,6 +25,7 @@ from functools import cached_property
 from core.text import all_stopwords, normalise_number, numbers
 from core.types import Chunk, Hit
 
+from .compose import wants_number
 from .fitted import FITTED, AbstainModel
 
 FEATURES = ("pool_missing_names", "missing_years", "missing_names")
@@ -41,11 +42,6 @@ CANDIDATE_FEATURES = ("dense_best", "dense_margin", "keyword_margin", "pool_miss
 # English is held to its language-neutral terms (numbers, codes with a digit; `language_neutral`),
 # and only to those nothing retrieved mentions.
 
-# General English framing of a question that asks for a figure.
-_WANTS_NUMBER = re.compile(
-    r"\b(?:how\s+(?:many|much|long|old|often|large)|what\s+(?:percentage|proportion|share|number|fraction|"
-    r"amount|age|rate)|what\s+per\s*cent)\b", re.IGNORECASE,
-)
 _NAME = re.compile(r"[^\W\d_][\w'’]*")
 _YEAR = r"(?:1[6-9]|20)\d\d"
 # Months are part of a date, not names: the year beside them carries the constraint.
@@ -269,11 +265,6 @@ def language_neutral(term: str) -> bool:
     measured, checking them made answerable French and Dutch gold questions read as unanswerable),
     so a question not in English is held to these only."""
     return is_number(term) or (_CODE.fullmatch(term) is not None and any(c.isdigit() for c in term))
-
-
-def wants_number(question: str) -> bool:
-    """Whether the question asks for a figure (a count, a share, an age, a duration)."""
-    return _WANTS_NUMBER.search(question) is not None
 
 
 def _text(chunks: Sequence[Chunk]) -> str:

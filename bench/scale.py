@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
+from core import local_server  # noqa: E402
 from core.settings import Settings, offline_environment  # noqa: E402
 
 offline_environment()
@@ -247,36 +247,10 @@ def write_library(folder: Path, plans: list[DocPlan], pool: list[str], vectors: 
 
 def start_chroma(data: Path) -> tuple[subprocess.Popen, str]:
     """`chroma run` on a free loopback port; returns the process and host:port."""
-    import httpx
-
-    chroma = Path(sys.executable).parent / "chroma"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data.mkdir(parents=True, exist_ok=True)
-    log = open(data.parent / "chroma.log", "w")  # noqa: SIM115 - the server's lifetime
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return proc, f"127.0.0.1:{port}"
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            sys.exit(f"chroma run did not start: {(data.parent / 'chroma.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
     try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        return local_server.start_chroma(data, data.parent / "chroma.log", wait_s=120)
+    except local_server.ServerDidNotStart as e:
+        sys.exit(f"chroma run did not start: {e}")
 
 
 # --------------------------------------------------------------------------- phases
@@ -547,7 +521,7 @@ def main() -> None:
         results["chroma_mb"] = folder_mb(run / "chroma")
         results["server_peak"] = rss_mb(server.pid)[1]
     finally:
-        stop(server)
+        local_server.stop_process(server, 60)
     results["total_s"] = time.perf_counter() - started
     print_table(args.chunks, len(plans), results)
     (run / "results.json").write_text(json.dumps(results, indent=1))

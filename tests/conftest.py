@@ -24,18 +24,16 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.local_server import CHROMA, ServerDidNotStart, start_chroma, stop_process
 from core.settings import Settings, offline_environment
 
 offline_environment()  # before chromadb, tokenizers or onnxruntime are imported anywhere
@@ -57,31 +55,6 @@ TREATY = "ilo-c105-abolition-of-forced-labour-convention-1957.md"  # English, th
 RESOURCE_PAGE = "resource-page-national-referral-mechanisms.txt"
 
 STRICT = os.environ.get("LANTERN_TEST_STRICT") == "1"  # set by `make test`: CI must run every test
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 15, group: bool = False) -> None:
-    """End a server the test started: ask, then kill if it has not gone within `timeout` s.
-    `group`: the server was started with `start_new_session=True` and everything in its process
-    group goes (a wrapper such as strace leaves its child running when only it is ended)."""
-    def send(sig: int) -> bool:
-        """Signal the process (or its group); False once nothing is left to signal."""
-        try:
-            os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
-        except ProcessLookupError:
-            return False
-        return True
-
-    send(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        send(signal.SIGKILL)
-        proc.wait()
-    deadline = time.monotonic() + timeout
-    while group and send(0) and time.monotonic() < deadline:  # the rest of the group, ending on SIGTERM
-        time.sleep(0.2)
-    if group:
-        send(signal.SIGKILL)
 
 
 def ledger_states(ledger: Path) -> list[str]:
@@ -213,40 +186,17 @@ def lantern_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_lantern
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on now, on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` on a free local port; yields host:port."""
-    import httpx
-
-    chroma = BIN / "chroma"
-    if not chroma.exists():
+    if not CHROMA.exists():
         unavailable("chroma CLI not installed")
-    port = free_port()
     data = tmp_path_factory.mktemp("chroma_server")
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
+        proc, address = start_chroma(data / "db", data / "server.log", wait_s=60)
+    except ServerDidNotStart as e:
+        pytest.fail(f"chroma server did not start: {e}")
+    try:
+        yield address
     finally:
         stop_process(proc, 15)
-        log.close()

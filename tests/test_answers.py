@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from support.openai_server import ScriptedOpenAIServer
 from assistant.api import ABSTAIN_TEXT, NO_MATCH_TEXT, Lantern
 from assistant.spans import strip_footnote_digits
 from core.errors import EndpointError, FilterError, SettingsError
+from core.local_server import free_port
 from core.settings import Settings
 from core.text import guess_language
 from core.types import Answer
@@ -81,12 +81,6 @@ def cli(*args: str | Path, cwd: Path, stdin: str | None = None) -> subprocess.Co
         [*lantern_command(), *map(str, args)], capture_output=True, text=True, timeout=300,
         env=clean_env(), cwd=cwd, input=stdin,
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def llm_settings(store: Path, base_url: str, **overrides) -> Settings:
@@ -429,7 +423,7 @@ def test_llm_not_in_sources_abstains(small_store: Settings, srv: ScriptedOpenAIS
 
 
 def test_unreachable_endpoint_fails_fast_and_clearly(small_store: Settings, tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     with Lantern.open(settings=llm_settings(small_store.store, url)) as lantern:
         started = time.monotonic()
         with pytest.raises(EndpointError, match="127.0.0.1"):

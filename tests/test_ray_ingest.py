@@ -30,13 +30,13 @@ from conftest import (
     CORPUS,
     REPO,
     copy_with_manifest,
-    free_port,
     lantern_command,
     run_lantern,
     settings_for,
     unavailable,
 )
 
+from core.local_server import free_port
 from core.store import Store
 
 pytestmark = pytest.mark.integration

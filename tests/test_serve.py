@@ -3,7 +3,6 @@ and not), httpx against the REST routes, on a uvicorn server listening on 127.0.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,17 +13,12 @@ import openai
 import pytest
 
 from assistant.api import Lantern
+from core.local_server import free_port
 from core.settings import Settings
 
 pytestmark = pytest.mark.integration  # uvicorn servers on 127.0.0.1 driven by real clients
 
 QUESTION = "What does the non-punishment principle say about victims of trafficking?"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RunningServer:
@@ -35,7 +29,7 @@ class RunningServer:
 
         from app.serve import create_app
 
-        self.port = _free_port()
+        self.port = free_port()
         config = uvicorn.Config(create_app(lantern, settings), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

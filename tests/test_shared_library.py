@@ -18,12 +18,12 @@ import pytest
 from conftest import (
     CORPUS,
     copy_with_manifest,
-    free_port,
     lantern_command,
     run_lantern,
-    stop_process,
     unavailable,
 )
+
+from core.local_server import free_port, stop_process
 
 pytestmark = pytest.mark.integration
 

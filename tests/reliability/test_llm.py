@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from conftest import SAMPLE_CORPUS, settings_for
 from support.openai_server import ScriptedOpenAIServer
 
 from assistant.api import Lantern
+from core.local_server import free_port
 from core.settings import Settings
 from ingest.pipeline import ingest
 
@@ -161,19 +161,13 @@ def test_invented_uncited_and_out_of_range_sentences_are_removed(store: Settings
     record("llm", misbehaviours=3)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("failure", ["down", "stalled", "error 500", "error 429"])
 def test_an_endpoint_that_fails_is_one_line(store: Settings, tmp_path: Path, failure: str) -> None:
     with ScriptedOpenAIServer() as srv:
         reply = {"down": None, "stalled": {"delay": 30, "content": "late [1]"},
                  "error 500": {"status": 500, "message": "upstream exploded"},
                  "error 429": {"status": 429, "message": "slow down"}}[failure]
-        url = f"http://127.0.0.1:{_closed_port()}/v1" if reply is None else srv.base_url
+        url = f"http://127.0.0.1:{free_port()}/v1" if reply is None else srv.base_url
         if reply is not None:
             srv.script(reply, reply, reply)
         started = time.monotonic()

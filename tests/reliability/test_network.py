@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CORPUS, stop_process
+from conftest import SAMPLE_CORPUS
 
+from core.local_server import free_port, stop_process
 from core.settings import Settings
 
 from .harness import REPO, clean_env, lantern_argv, record
@@ -100,12 +100,6 @@ class Guard:
         return [line for trace in sorted(self.root.glob("strace-*.log")) for line in _native_outside(trace)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.integration
 def test_ingest_status_ask_and_ui_connect_to_nothing_outside_loopback(tmp_path: Path) -> None:
     guard = Guard(tmp_path)
@@ -123,7 +117,7 @@ def test_ingest_status_ask_and_ui_connect_to_nothing_outside_loopback(tmp_path: 
         assert "Traceback" not in proc.stderr
     answer = proc.stdout
 
-    port = _free_port()
+    port = free_port()
     ui = subprocess.Popen(guard.argv("ui", "ui", "--store", store, "--port", str(port)), env=guard.env, cwd=tmp_path,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
