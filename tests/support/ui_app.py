@@ -6,7 +6,6 @@ Shared by tests/test_ui.py (API and logic) and tests/test_ui_browser.py (Chromiu
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,18 +13,13 @@ from typing import Any
 
 import pytest
 
+from core.local_server import free_port
 from core.settings import Settings
 
 OLD_EXAMPLES = (  # written for the sample files once; a library must now supply its own
     "How does a National Referral Mechanism work, and who can make a referral?",
     "What are the steps of human rights due diligence in supply chains?",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def text(message: dict[str, Any]) -> str:
