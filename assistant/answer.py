@@ -201,7 +201,8 @@ def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: lis
         lex = _overlap(p_words, {w: idf.get(w, 1.0) for w in p_words}, c.unit)
         scores.append(w.semantic * float(vectors[k] @ vec) + (1 - w.semantic) * lex + _bonus(part_asks, c.unit, w))
     order = sorted(range(len(keep)), key=lambda k: scores[k], reverse=True)
-    top = order[0]
+    typed = [k for k in order if any(carries(kind, keep[k].unit.text) for kind in part_asks.kinds)]
+    top = typed[0] if typed else order[0]  # "how long…": a unit that states a duration, if one was retrieved
     if keep[top] in chosen or any(keep[top].overlaps(o) for o in chosen):
         return
     if sum(_words(o) for o in chosen) + _words(keep[top]) > MAX_LIST_WORDS:

@@ -84,8 +84,9 @@ def wants_number(question: str) -> bool:
 _HAS = {
     "number": re.compile(rf"\d|%|\b(?:{_NUMBER_WORDS}|per ?cent|percent|majority|most)\b", re.IGNORECASE),
     "date": re.compile(rf"\b(?:1[89]|20)\d{{2}}\b|\b(?:{_MONTHS})\b", re.IGNORECASE),
-    "duration": re.compile(rf"\b(?:\d+|{_NUMBER_WORDS}|a|an)[ -]{_UNIT}\b|\b(?:{_NUMBER_WORDS}|\d+)-(?:day|week|month|year)\b",
-                           re.IGNORECASE),
+    # "17 years old" and "a 28.5-year-old" are ages, not how long something lasted
+    "duration": re.compile(rf"(?:\b(?:\d+|{_NUMBER_WORDS}|a|an)[ -]{_UNIT}\b|\b(?:{_NUMBER_WORDS}|\d+)-(?:day|week|month|year)\b)"
+                           r"(?![ -]olds?\b)", re.IGNORECASE),
     "definition": re.compile(r"\b(?:means?|is defined as|are defined as|refers? to|shall mean|is understood|"
                              r"definition|is the term|is used to describe|describes?)\b|\b(?:is|are) an?\b|^[^:]{3,60}:\s",
                              re.IGNORECASE),

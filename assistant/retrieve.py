@@ -48,6 +48,11 @@ CANDIDATES = FITTED.fusion.candidates  # per half, before fusion
 # among those fetched, scoring stays exact (linear, but far below Chroma's own filtered search).
 EXACT_ROWS = 200_000
 OVERFETCH_MAX = 1000
+# Without a filter, a library of up to EXACT_LIBRARY_ROWS chunks is also scored exactly (~5 ms at
+# the limit, 0.2 ms for the shared corpus): Chroma's HNSW graph is approximate and differs from
+# build to build (on the shared corpus it missed 2.4 of each question's 60 nearest on average,
+# 45 for one question), so exact scoring finds more and gives every build the same answers.
+EXACT_LIBRARY_ROWS = 50_000
 
 
 @dataclass
@@ -213,13 +218,16 @@ class Retriever:
         return [(c.chunk.id, c.fused) for c in rerank(question, found)] + fused[RERANK_DEPTH:]
 
     def dense(self, vector: np.ndarray, filters: Filters, sources: list[str] | None, n: int) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity): from Chroma's vector index without a filter; inside a
+        """(chunk id, cosine similarity): exactly over every chunk's vector in a library of up to
+        EXACT_LIBRARY_ROWS chunks, else from Chroma's vector index without a filter; inside a
         filter, exactly over the admitted chunks' vectors when they are few (EXACT_ROWS), else
         from Chroma's nearest neighbours over-fetched and filtered here; Chroma's own `where`
         search (which scans its metadata: seconds at a million chunks) only as a last resort,
         for a store whose ledger holds no vectors."""
         where = _chroma_where(filters, sources)
-        if where is not None and (found := self._dense_within(vector, filters, sources, n)) is not None:
+        index = self._keyword
+        small = index is not None and 0 < len(index) <= EXACT_LIBRARY_ROWS
+        if (where is not None or small) and (found := self._dense_within(vector, filters, sources, n)) is not None:
             return found
         # no count() first: Chroma answers a larger n_results with what it holds (one round trip less)
         result = self.store.collection.query(
@@ -241,7 +249,7 @@ class Retriever:
         vectors = index.vectors
         exact = vectors is not None and index.with_vector is not None and bool(index.with_vector[rows].all())
         fetch = math.ceil(n * len(index) / len(rows) * 1.5)  # expect n admitted among them
-        if fetch <= OVERFETCH_MAX and (len(rows) > EXACT_ROWS or not exact):
+        if fetch <= OVERFETCH_MAX and (len(rows) > EXACT_ROWS or not exact) and len(index) > EXACT_LIBRARY_ROWS:
             result = self.store.collection.query(
                 query_embeddings=[vector.tolist()], n_results=fetch, include=["distances", "metadatas"]
             )

@@ -163,3 +163,21 @@ def test_the_documents_title_printed_on_its_page_is_not_an_answer() -> None:
                               [Hit(Chunk("c1", "toolkit.pdf", 1, 0, len(text), text, {"title": title}), 1.0, 1)],
                               BagOfWords(), Settings())
     assert shown(draft.text).strip() == "The regional referral service is the framework for identifying and referring victims of exploitation."
+
+
+def test_an_age_is_not_a_duration() -> None:
+    assert carries("duration", "The recovery period lasts 45 days.")
+    assert not carries("duration", "Victims were 15 years old on average when first exploited.")
+    assert not carries("duration", "The typical recruiter was a 28-year-old man.")
+
+
+def test_the_how_long_part_of_a_two_part_question_gets_the_sentence_with_a_duration() -> None:
+    text, _ = answer(
+        "In the survey of recruiters, how old were the victims on average when first recruited, and how long "
+        "did the exploitation typically last?",
+        "Victims were an average of 15 years old when the recruiters first exploited them. "
+        "The typical recruiter was a 28-year-old man known to the victim. "
+        "The recruiters were on average 17 years older than the victims they recruited.",
+        "Victims were exploited for an average of 154 days, ranging from one day to eleven years.",
+    )
+    assert "15 years old" in text and "154 days" in text

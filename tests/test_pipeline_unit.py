@@ -163,6 +163,30 @@ def test_dense_search_inside_a_filter_agrees_with_chromas_own(hash_settings: Set
             assert np.allclose([s for _, s in ours], [1 - d for d in chroma["distances"][0]], atol=2e-3)
 
 
+def test_a_small_library_is_searched_exactly_not_through_chromas_approximate_graph(hash_settings: Settings,
+                                                                                   monkeypatch) -> None:
+    """Up to EXACT_LIBRARY_ROWS chunks, dense search scores every chunk's vector from the ledger:
+    the true nearest chunks by cosine, the same on every build of the store (HNSW's are not)."""
+    from assistant.retrieve import Filters
+
+    with Lantern.open(settings=hash_settings) as lantern:
+        retriever = lantern.retriever
+        retriever.search("warm up", Filters(), 5)
+        vector = retriever.embed_query("safe accommodation and support for victims")
+        index = retriever._keyword
+        assert index is not None and index.vectors is not None
+        cosines = index.vectors @ vector
+        truth = [str(index.ids[i]) for i in np.argsort(-cosines, kind="stable")[:8]]
+
+        def no_chroma(*args, **kwargs):
+            raise AssertionError("a small library should not need Chroma's index to be searched")
+
+        monkeypatch.setattr(type(lantern.store.collection), "query", no_chroma)
+        found = retriever.dense(vector, Filters(), None, 8)
+        assert [cid for cid, _ in found] == truth
+        assert np.allclose([s for _, s in found], np.sort(cosines)[::-1][:8], atol=1e-5)
+
+
 def test_document_filters_resolve_alike_in_the_index_and_the_ledger(hash_settings: Settings) -> None:
     """A question's filter is resolved to documents from the keyword index's copy of their
     fields (no SQL scan per question): the same documents as the ledger's own query."""
