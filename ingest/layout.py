@@ -87,7 +87,7 @@ _REFERENCE_LIST = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:references?|bibliogra
 
 def is_reference_list(section: str | None) -> bool:
     """Whether a section path ends in a reference list's heading ("8.1 Aspects > Literature")."""
-    return bool(section) and _REFERENCE_LIST.match(section.rsplit(SEPARATOR, 1)[-1].strip()) is not None
+    return section is not None and _REFERENCE_LIST.match(section.rsplit(SEPARATOR, 1)[-1].strip()) is not None
 
 
 def is_fragment(text: str) -> bool:
