@@ -49,7 +49,7 @@ CANDIDATES = FITTED.fusion.candidates  # per half, before fusion
 EXACT_ROWS = 200_000
 OVERFETCH_MAX = 1000
 # Without a filter, a library of up to EXACT_LIBRARY_ROWS chunks is also scored exactly (~5 ms at
-# the limit, 0.2 ms for the shared corpus): Chroma's HNSW graph is approximate and differs from
+# the limit, under 1 ms for the shared corpus): Chroma's HNSW graph is approximate and differs from
 # build to build (on the shared corpus it missed 2.4 of each question's 60 nearest on average,
 # 45 for one question), so exact scoring finds more and gives every build the same answers.
 EXACT_LIBRARY_ROWS = 50_000

@@ -131,7 +131,7 @@ def _stands_alone(before: str | None, after: str | None, done: list[tuple[int, i
     """A line that neither continues the sentence above nor runs on into the line below."""
     if after is not None and after.strip()[:1].islower():
         return False
-    return before is None or not before.strip() or _ends_sentence(before) or (bool(done) and done[-1][2] != "text")
+    return _starts_afresh(before, done)
 
 
 def _starts_afresh(before: str | None, done: list[tuple[int, int, str]]) -> bool:
