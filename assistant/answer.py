@@ -19,7 +19,7 @@ import numpy as np
 
 from core.errors import EndpointError
 from core.settings import Settings
-from core.text import MARKER, content_words, idf_weights, neutralise_markers, sentences, words
+from core.text import MARKER, content_words, idf_weights, neutralise_markers, normalise, sentences, words
 from core.types import Citation, Hit
 
 from .compose import Asks, analyse, carries, leans_back
@@ -76,13 +76,9 @@ def _usable(unit: Unit, title: str) -> bool:
         return len(words(text)) >= 2 and letters >= 0.5 * len(text)
     if unit.kind == "list":
         return True
-    if is_fragment(text) or f" {_plain(text)} " in f" {title} ":
+    if is_fragment(text) or f" {normalise(text)} " in f" {title} ":
         return False
     return 25 <= len(text) <= 900 and letters >= 0.5 * len(text) and len(text.split()) >= 5
-
-
-def _plain(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
@@ -98,7 +94,7 @@ def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
 def _candidates(hits: list[Hit]) -> list[_Candidate]:
     out = []
     for i, hit in enumerate(hits):
-        title = _plain(str(hit.chunk.metadata.get("title") or ""))
+        title = normalise(str(hit.chunk.metadata.get("title") or ""))
         out += [_Candidate(i, u) for u in units(hit.chunk.text, hit.chunk.metadata.get("section")) if _usable(u, title)]
     return out
 

@@ -93,7 +93,7 @@ def is_reference_list(section: str | None) -> bool:
 def is_fragment(text: str) -> bool:
     """No longer than a heading and never closed: a title, a running header or a caption that the
     line labels missed ("Referring victims to the NRM"), not a statement to quote."""
-    closed = strip_footnote_digits(text.rstrip()).rstrip("\"”’')]")[-1:] in ".!?:;"  # "(NRM)" closes nothing
+    closed = _ends_sentence(text.rstrip().rstrip("\"”’')]"))  # a quote or bracket closes nothing: "(NRM)"
     return len(text.split()) <= MAX_HEADING_WORDS and not closed
 
 
