@@ -26,6 +26,13 @@ Reported:
   figures the order of blocks;
 - the exact-word rate: share of the text layer's words (order ignored) that OCR read exactly,
   on the fair measures' terms;
+- the reading-order CER, a separate, labelled measure: OCR text as ingest reads it (no block
+  moved) against the text layer put in reading order by position instead of the PDF's drawing
+  order, less text outside the crop box; strict, and "fair reading order" with `fair_text` on
+  both sides. The reference is built two ways: (a) "layout", pypdf's layout mode
+  (`layout_text`); (b) "X-Y", the pieces `visible_text` keeps, ordered by a recursive X-Y cut
+  (`reading_order_text`, `xy_cut`; its constants are typographic, none fitted). Each is pooled
+  by its own reference's length;
 - all of these for tesseract as ingest reads it and, from the same TSVs, with its second pass
   left out ("first pass only"), and as ingest read before ("before": first pass only, lines in
   tesseract's order, no dropped bullets looked for; misread ones restored);
@@ -67,6 +74,52 @@ renders one page at a time, alternating: 1.74 and 2.29 (+31%); the bench's own f
 other jobs' load, was 2.79. With pictures out (labelled measure above; 11 of the 33 pages place
 pictures; 29 of 74,005 visible text-layer characters and 117 of 12,079 OCR words left out): fair
 CER 0.0622, fair order-free CER 0.0191.
+
+Reading order (the same run and TSVs as the table's first three rows; CER cells as there; each
+measure pooled by its own reference's length, 74,006 characters for X-Y):
+
+| engine | reading order (layout) | reading order (X-Y) | fair reading order (layout) | fair reading order (X-Y) |
+|---|---|---|---|---|
+| tesseract (today) | 0.1933 / 0.0322 / 16 | 0.0465 / 0.0175 / 21 | 0.1923 / 0.0304 / 16 | 0.0446 / 0.0167 / 21 |
+| the same, first pass only | 0.1933 / 0.0322 / 16 | 0.0462 / 0.0252 / 20 | 0.1923 / 0.0304 / 16 | 0.0444 / 0.0167 / 20 |
+| before | 0.1953 / 0.0380 / 15 | 0.0499 / 0.0257 / 18 | 0.1947 / 0.0365 / 15 | 0.0490 / 0.0243 / 19 |
+
+What the two references are. Layout mode lays every line across the whole page, so columns set
+side by side come out interleaved line by line (UNODC pp. 1-2, walk-free pp. 5-7, the Home
+Office toolkit's two-column table p. 21: 0.58 to 0.71 each), and it skips form XObjects (FBI
+p. 2's table: 43 of 542 characters left, CER 11.6): it is no usable reference for these pages.
+The X-Y cut holds exactly the characters of `visible_text` (checked on all 33 pages), in its own
+order. Where that order is tesseract's, a page scores its misreads (ASU, DHS, USDOL, walk-free
+p. 6, Home Office p. 21: at most 0.010), and the Dutch chart pages that the strict CER charges
+for pypdf's drawing order fall to 0.032 (p. 99, strict 0.308) and 0.041 (p. 40, 0.161).
+
+The five worst pages by fair reading order (X-Y), with what a word diff shows:
+- Home Office toolkit p. 22, 0.482 (fair order-free 0.005): the reference's error. The table's
+  two columns are 0.9 em apart, under GUTTER_EM, so the cut reads them across, line by line;
+  tesseract read each column whole. 621 of the 3,295 edits of all pages.
+- Eyes Up p. 8, 0.367 (0.274): misreads: underlined link text ("xtortion R rch & Insigh"), the
+  logo (a picture) and a cursor icon read as words; in two table rows the right cell first.
+- Eyes Up p. 9, 0.344 (0.057): order: the table's rows are a blank line apart, so the cut reads
+  it row by row (contact, then agency); tesseract read each column as one block. And the logo.
+- FBI p. 2, 0.170 (0.039): mostly the reference's error: the table is a form XObject, whose
+  pieces pypdf's visitor places in the form's own coordinates, so the link line under it ("Human
+  Trafficking Table 1, Download Excel", 82 of the page's 92 edits) lands among its rows; the
+  rest is footnote asterisks ("2*" read "2", "2°").
+- walk-free p. 5, 0.136 (0.135): text in pictures: two charts saved as images, whose axis values
+  and labels OCR reads and the text layer lacks.
+Next come UNODC p. 1, 0.124 (the sidebar read into the first column, because a URL the PDF
+draws twice, "wwwwww..uunnooddcc..oorrgg", is too wide for the gutter; the logo) and Dutch
+p. 41, 0.105 (a table the cut reads by columns and tesseract by rows; ordinals "1e" read "1°",
+"12", "1£"). Without Home Office p. 22 the pooled fair figure is 0.0368.
+
+How much the order rule decides (same TSVs, pooled fair / strict): the classic X-Y cut (always
+the widest strip, no blank-line rule first) 0.0413 / 0.0431; a 0.75-em gutter 0.0362 / 0.0381
+(p. 22 then read by columns). Neither is picked: the rule and its constants were set from the
+pages' layout before any reading-order CER was seen, and are not fitted to tesseract's order
+(the two changes made after the first run mend the reference's text, not its order: pieces in
+the same place keep drawing order, and a blank piece between two is a space). The text layer
+records no reading order for a table or a chart, so on those pages this measure tests the rule
+as much as the OCR; on running text it is the misreads.
 
 Dropped bullets (`ingest.ocr.with_dropped_bullets`): tesseract read none of the 61 bullets of
 UNODC p. 1, nor some of p. 2; the image search found all 61 of p. 1, each before its own item,
@@ -158,6 +211,11 @@ SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 QUESTION_FILES = (SHARED / "eval" / "dev_questions.jsonl", SHARED / "eval" / "tune_questions.jsonl")
 TARGET_CER = 0.03
+# Reading-order CERs: OCR as ingest reads it (its blocks not reshuffled) against the text layer put
+# in reading order by position instead of drawing order: (a) pypdf's layout mode (`layout_text`),
+# (b) the visible pieces by recursive X-Y cut (`reading_order_text`); strict, then after `fair_text`.
+READING_ORDER = ("reading order (layout)", "reading order (X-Y)", "fair reading order (layout)",
+                 "fair reading order (X-Y)")
 
 
 @dataclass
@@ -171,6 +229,8 @@ class Scan:
     pictures: list[list[Box]] = field(default_factory=list)  # image placements on each original page (points)
     crops: list[Box] = field(default_factory=list)  # each original page's crop box (points)
     unpictured: list[str] = field(default_factory=list)  # visible text less text drawn inside a picture
+    layouts: list[str] = field(default_factory=list)  # reading-order reference (a): pypdf's layout mode
+    ordered: list[str] = field(default_factory=list)  # reading-order reference (b): visible text by X-Y cut
     tsvs: list[str] = field(default_factory=list)  # tesseract's TSV of each scan page
     reads: dict[str, list[str]] = field(default_factory=dict)  # engine -> text per scan page
     wall: dict[str, float] = field(default_factory=dict)
@@ -221,6 +281,8 @@ def make_scan(scan: Scan, dest: Path, dpi: int) -> None:
     reader = PdfReader(str(original))
     scan.truths = [reader.pages[p - 1].extract_text() or "" for p in scan.pages]
     scan.visible = [visible_text(reader.pages[p - 1]) for p in scan.pages]
+    scan.layouts = [layout_text(reader.pages[p - 1]) for p in scan.pages]
+    scan.ordered = [reading_order_text(reader.pages[p - 1]) for p in scan.pages]
     pdf = pdfium.PdfDocument(str(original))
     try:
         scan.pictures = [picture_boxes(pdf[p - 1]) for p in scan.pages]
@@ -267,6 +329,187 @@ def visible_text(page: Any, pictures: list[Box] | None = None) -> str:
 
     page.extract_text(visitor_text=keep)
     return "".join(parts)
+
+
+def layout_text(page: Any) -> str:
+    """Reading-order reference (a): pypdf's layout mode (`extract_text(extraction_mode="layout")`)
+    less the text `visible_text` leaves out (each piece drawn outside the crop box is taken out
+    of the layout text where it first occurs, whitespace aside: layout mode's own coordinates are
+    not the page's on some of these PDFs, so its lines cannot be tested against the crop box).
+    Layout mode places each line of text by its position: lines top to bottom, on a line left to
+    right, each at its column on a fixed-width grid (the CER collapses the padding); it has no
+    notion of columns. It reads only the page's own content stream, not form XObjects, so text
+    drawn inside one is missing from this reference, and it leaves out rotated text."""
+    import re
+
+    box = page.cropbox
+    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    outside: list[str] = []
+
+    def note(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
+        y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
+        if text.strip() and not (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1):
+            outside.append(text)
+
+    page.extract_text(visitor_text=note)
+    text = page.extract_text(extraction_mode="layout")
+    for piece in outside:
+        text = re.sub(r"\s*".join(re.escape(ch) for ch in "".join(piece.split())), " ", text, count=1)
+    return text
+
+
+@dataclass
+class Piece:
+    """A text piece pypdf's visitor is handed, placed on the page (PDF points, y up)."""
+
+    text: str
+    left: float
+    right: float  # left + the advance widths of its characters in its font
+    base: float  # baseline
+    size: float  # font size on the page (Tf size times the text and page matrices' vertical scale)
+    index: int  # place in drawing order among the non-empty pieces pypdf hands its visitor
+
+    @property
+    def top(self) -> float:
+        return self.base + ASCENT_EM * self.size
+
+    @property
+    def bottom(self) -> float:
+        return self.base - DESCENT_EM * self.size
+
+
+ASCENT_EM, DESCENT_EM = 0.8, 0.2  # a line's box around its baseline, in ems (typographic, not fitted)
+GUTTER_EM = 1.0  # a column gutter is at least an em wide: wider than any word space (0.2-0.6 em)
+COLUMN_MIN_EM = 4.0  # a column is at least 4 em wide: wider than a list marker or a short number
+SPACE_EM = 0.15  # pieces further apart than this on a line are separate words
+
+
+def placed_pieces(page: Any) -> list[Piece]:
+    """The pieces `visible_text` keeps (inside the crop box), with their boxes. A piece's width
+    is the sum of its characters' advance widths in the font the PDF names (pypdf's parse of
+    /Widths or /W, keyed back from Unicode through the font's encoding and ToUnicode map; a
+    character it cannot key back gets the font's default width; trailing spaces are not counted).
+    Every piece is taken as horizontal. Its position is the one pypdf's visitor reports: the
+    last explicit text position (pypdf does not advance it over the glyphs shown), so a piece
+    that starts mid-line after a font change is placed at its line's start; `xy_cut` keeps
+    drawing order among pieces in the same place."""
+    import math
+
+    from pypdf.generic._font import Font
+
+    box = page.cropbox
+    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    fonts: dict[int, tuple[Font, dict[str, str]] | None] = {}
+    out: list[Piece] = []
+    handed = [0]  # pieces handed so far, blank ones included (a blank piece is a space between two)
+
+    def width(text: str, font: Any) -> float:  # in thousandths of an em
+        if id(font) not in fonts:
+            try:
+                f = Font.from_font_resource(font)
+            except Exception:  # noqa: BLE001 - a font pypdf cannot parse: widths fall back to 0.5 em
+                fonts[id(font)] = None
+            else:
+                back = {u: chr(c) for c, u in f.encoding.items()} if isinstance(f.encoding, dict) else {}
+                back.update({u: raw for raw, u in f.character_map.items() if isinstance(u, str)})
+                fonts[id(font)] = (f, back)
+        known = fonts[id(font)]
+        if known is None:
+            return 500.0 * len(text)
+        f, back = known
+        default = f.character_widths.get("default", 500)
+        return sum(f.space_width if ch == " " else f.character_widths.get(back.get(ch, ch), default) for ch in text)
+
+    def keep(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
+        handed[0] += bool(text)
+        if not text.strip():
+            return
+        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
+        y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
+        if not (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1):
+            return
+        sx = math.hypot(tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3])
+        sy = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+        em = width(text.rstrip(), font) if font is not None else 500.0 * len(text.rstrip())
+        out.append(Piece(text, x, x + em / 1000 * float(size or 0) * sx, y, float(size or 0) * sy or 1.0, handed[0]))
+
+    page.extract_text(visitor_text=keep)
+    return out
+
+
+def _gaps(spans: list[tuple[float, float, int]]) -> list[tuple[float, float, list[int], list[int]]]:
+    """Where a set of intervals (low, high, index) leaves empty space: (width, position, indices
+    before, indices after) for each gap between the groups an axis projection splits them into."""
+    order = sorted(spans)
+    out = []
+    reach = order[0][1]
+    for k in range(1, len(order)):
+        if order[k][0] > reach:
+            out.append((order[k][0] - reach, reach, [s[2] for s in order[:k]], [s[2] for s in order[k:]]))
+        reach = max(reach, order[k][1])
+    return out
+
+
+def xy_cut(pieces: list[Piece]) -> list[list[Piece]]:
+    """Pieces in reading order, as lines (recursive X-Y cut, after Nagy and Seth 1984). A region
+    is cut in two at an empty strip no piece's box crosses, the first of these that it has:
+    1. its widest horizontal strip, if that is at least an em high (a blank line or more: a
+       heading, a running head, a figure or a table row apart from what follows); top part first;
+    2. its widest vertical strip at least GUTTER_EM wide with both sides at least COLUMN_MIN_EM
+       wide (a column gutter, not a word space nor the space after a list marker); left first;
+    3. its widest horizontal strip of any height (between two lines); top part first.
+    Ems are of the region's median font size. A region no strip cuts is read as lines: pieces
+    grouped by baseline (a piece joins a line whose baseline is within half the larger font size
+    of its own, so a raised footnote mark joins its line), top to bottom, left to right. A
+    piece's box is its advance width across, and ASCENT_EM above to DESCENT_EM below its baseline."""
+    import statistics
+
+    if len(pieces) < 2:
+        return [pieces] if pieces else []
+    em = statistics.median(p.size for p in pieces)
+    across = [(-p.top, -p.bottom, k) for k, p in enumerate(pieces)]  # y down, so the top part sorts first
+    down = [(p.left, p.right, k) for k, p in enumerate(pieces)]
+    rows = [(width, (before, after)) for width, _, before, after in _gaps(across)]
+    gutters = []
+    for width, _, before, after in _gaps(down):
+        sides = [max(pieces[k].right for k in part) - min(pieces[k].left for k in part) for part in (before, after)]
+        if width >= GUTTER_EM * em and min(sides) >= COLUMN_MIN_EM * em:
+            gutters.append((width, (before, after)))
+    wide = [cut for cut in rows if cut[0] >= em]
+    cuts = wide or gutters or rows
+    if not cuts:
+        lines: list[list[Piece]] = []
+        for p in sorted(pieces, key=lambda p: -p.base):
+            line = lines[-1] if lines else None
+            tallest = max(line, key=lambda q: q.size) if line else None
+            if tallest is not None and abs(p.base - tallest.base) <= 0.5 * max(p.size, tallest.size):
+                line.append(p)  # type: ignore[union-attr]
+            else:
+                lines.append([p])
+        return [sorted(line, key=lambda p: p.left) for line in lines]
+    _, (first, second) = max(cuts, key=lambda c: c[0])
+    return xy_cut([pieces[k] for k in sorted(first)]) + xy_cut([pieces[k] for k in sorted(second)])
+
+
+def reading_order_text(page: Any) -> str:
+    """Reading-order reference (b): the text layer less what lies outside the crop box (the
+    pieces `visible_text` keeps, each piece's text as pypdf gives it), put in reading order by
+    position with `xy_cut` instead of the PDF's drawing order. Two pieces on a line that pypdf's
+    visitor was handed one right after the other are joined as pypdf joins them (nothing added:
+    pypdf put in the space it saw); others by a space where the gap between them is at least
+    SPACE_EM, by nothing where it is less (two pieces with a blank one handed between them are
+    not one right after the other). Lines are joined by a line break."""
+    from itertools import pairwise
+
+    lines = []
+    for line in xy_cut(placed_pieces(page)):
+        text = line[0].text
+        for before, p in pairwise(line):
+            apart = p.index != before.index + 1 and p.left - before.right >= SPACE_EM * p.size
+            text += (" " if apart else "") + p.text
+        lines.append(text)
+    return "\n".join(lines)
 
 
 def scratch_corpus(root: Path, scans: list[Scan], dpi: int) -> Path:
@@ -647,24 +890,30 @@ def main() -> None:
         cache_file.write_text(json.dumps(cache))
 
     gold_quotes = {(g["file"][4:], int(g["page"])): g["quote"] for q in questions for g in q["gold"]}
-    measures = ("strict", "order-free", "fair", "fair order-free", "exact words")
+    measures = ("strict", "order-free", "fair", "fair order-free", "exact words", *READING_ORDER)
     rows = ["tesseract", "tesseract, first pass only", "tesseract, before", *engines[1:]]
     rates: dict[tuple[str, str], list[float]] = {(e, m): [] for e in rows for m in measures}
     lengths: list[int] = []
     seen: list[int] = []  # length of the visible text: what the fair measures are pooled by
+    laid: list[int] = []  # length of the layout-mode reference: what its reading-order measures are pooled by
+    ordered: list[int] = []  # length of the X-Y cut reference: what its reading-order measures are pooled by
     header = " | ".join(f"{e} {'' if m == 'exact words' else 'CER '}{m}" for e in engines for m in measures)
     print(f"\n| file | page | chars | {header} | gold quote read ({engines[0]}) |")
     print("|---|---|---|" + "---|" * (len(engines) * len(measures)) + "---|")
     for scan in scans:
         for k, page in enumerate(scan.pages):
-            truth, visible = scan.truths[k], scan.visible[k]
+            truth, visible, layout, xy = scan.truths[k], scan.visible[k], scan.layouts[k], scan.ordered[k]
             lengths.append(len(" ".join(truth.split())))
             seen.append(len(" ".join(visible.split())))
+            laid.append(len(" ".join(layout.split())))
+            ordered.append(len(" ".join(xy.split())))
             cells = []
             for e in rows:
                 read = scan.reads[e][k]
                 values = (ocr.character_error_rate(read, truth), order_free_cer(read, truth), fair_cer(read, visible),
-                          fair_order_free_cer(read, visible), word_recall(read, visible))
+                          fair_order_free_cer(read, visible), word_recall(read, visible),
+                          ocr.character_error_rate(read, layout), ocr.character_error_rate(read, xy),
+                          fair_cer(read, layout), fair_cer(read, xy))
                 for m, value in zip(measures, values, strict=True):
                     rates[e, m].append(value)
                     if e in engines:
@@ -678,7 +927,8 @@ def main() -> None:
     for e in rows:
         for m in measures:
             page_rates = rates[e, m]
-            weights = lengths if m in ("strict", "order-free") else seen
+            weights = (lengths if m in ("strict", "order-free") else laid if "layout" in m
+                       else ordered if "X-Y" in m else seen)
             pooled = sum(r * n for r, n in zip(page_rates, weights, strict=True)) / max(sum(weights), 1)
             median = sorted(page_rates)[len(page_rates) // 2]
             within = "" if m == "exact words" else f"{sum(r <= TARGET_CER for r in page_rates)}/{pages}"
