@@ -51,8 +51,12 @@ def neutralise_markers(text: str) -> str:
 # --------------------------------------------------------------------------- sentences
 
 _BULLET = "•▪●◦■□➢✓\uf0a7\uf0a8\uf0b7\uf076\uf0d8–*\\-"
+# A report's note references set after the full stop ("made.(49) Although", "children. (21,32-37) As a
+# result"): they belong to neither sentence, and quoting them would start a sentence with "(21,32-37)".
+_NOTE_REFS = r"\(\d{1,3}(?:\s?[,\u2013-]\s?\d{1,3})*\)"
+_LEADING_REFS = re.compile(_NOTE_REFS + r"\s+(?=[A-Z])")
 _SENTENCE_END = re.compile(
-    r"(?<=[.!?])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9" + _BULLET + r"])"  # end of a sentence
+    r"(?<=[.!?])[\"”’)\]]*(?:\s*" + _NOTE_REFS + r")?\s+(?=[\"“‘(\[]?[A-Z0-9" + _BULLET + r"])"  # end of a sentence
     r"|\n\s*\n"  # a paragraph break
     r"|\s*\n(?=\s*(?:[" + _BULLET + r"]|\d{1,2}[.)]\s))"  # a new list item
     r"|(?<=:)\s*\n"  # a line that introduces what follows
@@ -95,6 +99,8 @@ def sentence_spans(text: str) -> list[Span]:
 def _add_span(spans: list[Span], text: str, start: int, end: int) -> None:
     while start < end and text[start].isspace():
         start += 1
+    if lead := _LEADING_REFS.match(text, start, end):
+        start = lead.end()
     while end > start and text[end - 1].isspace():
         end -= 1
     if end > start:

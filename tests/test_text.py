@@ -41,6 +41,19 @@ def test_sentences_respect_abbreviations_lists_and_offsets() -> None:
     assert sentences("") == []
 
 
+def test_note_references_after_a_full_stop_start_no_sentence() -> None:
+    # USDOL-style reports put note numbers after the stop, with or without a space; quoted as they
+    # were, a sentence began "(21,32-37) As a result" or ran on past "made.(49)" into the next one
+    text = ("(9,30,31) Since August 2017, 884,000 people have fled. (21,32-37) As a result, 450,000 are children. "
+            "A finding should be made.(49) Although ILO Conventions focus on labor laws. Table 4. (2014) Data.")
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == [
+        "Since August 2017, 884,000 people have fled.", "As a result, 450,000 are children.",
+        "A finding should be made.", "Although ILO Conventions focus on labor laws.", "Table 4.", "(2014) Data.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in spans)  # still verbatim: quotes are checked against the page
+
+
 def test_claims_keep_their_markers_and_streaming_stops_at_a_finished_claim() -> None:
     assert claims("Victims get 45 days [1]. Children need no consent [2][3]. Unsourced.") == [
         "Victims get 45 days [1].", "Children need no consent [2][3].", "Unsourced.",
