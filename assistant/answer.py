@@ -11,8 +11,8 @@ client; the result then goes through the citation checker like any other answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from core.errors import EndpointError
 from core.settings import Settings
 from core.text import MARKER, content_words, idf_weights, neutralise_markers, normalise, sentences, words
-from core.types import Citation, Hit
+from core.types import Chunk, Citation, Hit
 
 from .compose import Asks, analyse, carries, leans_back
 from .fitted import FITTED, Composer
@@ -60,6 +60,7 @@ NEXT_LIST_CHARS = 250  # a list this close after the best sentence continues it
 class _Candidate:
     hit_index: int
     unit: Unit
+    beside: bool = False  # from a chunk next to the hit's on its page, not from the hit itself
     lexical: float = 0.0
     score: float = 0.0
 
@@ -91,12 +92,28 @@ def _overlap(q_words: set[str], idf: dict[str, float], unit: Unit) -> float:
     return (own + (1.0 if unit.kind == "list" else 0.5) * under) / weight
 
 
-def _candidates(hits: list[Hit]) -> list[_Candidate]:
+def _candidates(hits: list[Hit], around: Sequence[Sequence[Chunk]] | None) -> list[_Candidate]:
+    """The usable units of each hit and of the chunks beside it on its page (each read under its
+    own section path), with offsets from the start of the hit's chunk."""
     out = []
     for i, hit in enumerate(hits):
         title = normalise(str(hit.chunk.metadata.get("title") or ""))
-        out += [_Candidate(i, u) for u in units(hit.chunk.text, hit.chunk.metadata.get("section")) if _usable(u, title)]
+        for chunk in [hit.chunk, *(around[i] if around else ())]:
+            shift, beside = chunk.start - hit.chunk.start, chunk.id != hit.chunk.id
+            out += [_Candidate(i, replace(u, start=u.start + shift, end=u.end + shift) if shift else u, beside)
+                    for u in units(chunk.text, chunk.metadata.get("section")) if _usable(u, title)]
     return out
+
+
+def read_passage(hit: Hit, around: Sequence[Chunk], page_text: str | None) -> Hit:
+    """The hit as the extractive answer read it: its chunk and the chunks beside it, one passage
+    of the page, so that the citation checker sees every sentence the answer may quote."""
+    if not around:
+        return hit
+    parts = sorted([hit.chunk, *around], key=lambda c: c.start)
+    start, end = parts[0].start, parts[-1].end
+    text = page_text[start:end] if page_text and len(page_text) >= end else "\n\n".join(c.text for c in parts)
+    return replace(hit, chunk=replace(hit.chunk, start=start, end=end, text=text))
 
 
 def _embed_text(unit: Unit) -> str:
@@ -106,18 +123,20 @@ def _embed_text(unit: Unit) -> str:
 
 def extractive_answer(
     question: str, hits: list[Hit], embedder, settings: Settings, question_vector: np.ndarray | None = None,
-    weights: Composer | None = None,
+    weights: Composer | None = None, around: Sequence[Sequence[Chunk]] | None = None,
 ) -> Draft:
     """The units of the retrieved chunks that answer the question, verbatim, each with its [n].
 
     A figure, date, name or definition question prefers the sentence holding one; a question
     asking for several things gets the whole list under its lead-in; each part of a two-part
     question gets its own best unit; a sentence that opens with "This…"/"They…" brings the
-    sentence it points back to.
+    sentence it points back to. `around[i]`, when given, holds the chunks beside hit i on its page
+    (`Store.neighbours`): the sentence that answers is often next to the one that matched, and
+    its units compete too, a little behind the hit's own (`Composer.beside_penalty`).
     """
     w = weights or FITTED.compose
     asks = analyse(question)
-    candidates = _candidates(hits)
+    candidates = _candidates(hits, around)
     if not candidates:
         return Draft("", [], abstained=True)
     q_words = set(content_words(question))
@@ -130,7 +149,8 @@ def extractive_answer(
     vectors = embedder.embed([_embed_text(c.unit) for c in keep])
     q_vec = question_vector if question_vector is not None else embedder.embed([question])[0]
     for c, sem in zip(keep, vectors @ q_vec, strict=True):
-        c.score = w.semantic * float(sem) + (1 - w.semantic) * c.lexical + 0.04 / (1 + c.hit_index) + _bonus(asks, c.unit, w)
+        c.score = (w.semantic * float(sem) + (1 - w.semantic) * c.lexical + 0.04 / (1 + c.hit_index)
+                   + _bonus(asks, c, w))
     ranked = sorted(keep, key=lambda c: c.score, reverse=True)
     chosen = _choose(ranked, asks, settings, w)
     if len(asks.parts) > 1:
@@ -141,8 +161,9 @@ def extractive_answer(
     return Draft(_render(chosen), [])
 
 
-def _bonus(asks: Asks, unit: Unit, w: Composer) -> float:
-    bonus = 0.0
+def _bonus(asks: Asks, c: _Candidate, w: Composer) -> float:
+    unit = c.unit
+    bonus = -w.beside_penalty if c.beside else 0.0
     if any(carries(kind, unit.text) for kind in asks.kinds):
         bonus += w.type_bonus
     if unit.kind == "list":
@@ -195,7 +216,7 @@ def _answer_part(part: str, vec: np.ndarray, keep: list[_Candidate], chosen: lis
     scores = []
     for k, c in enumerate(keep):
         lex = _overlap(p_words, {w: idf.get(w, 1.0) for w in p_words}, c.unit)
-        scores.append(w.semantic * float(vectors[k] @ vec) + (1 - w.semantic) * lex + _bonus(part_asks, c.unit, w))
+        scores.append(w.semantic * float(vectors[k] @ vec) + (1 - w.semantic) * lex + _bonus(part_asks, c, w))
     order = sorted(range(len(keep)), key=lambda k: scores[k], reverse=True)
     typed = [k for k in order if any(carries(kind, keep[k].unit.text) for kind in part_asks.kinds)]
     top = typed[0] if typed else order[0]  # "how long…": a unit that states a duration, if one was retrieved

@@ -25,10 +25,11 @@ from core.text import MARKER, complete_claims
 from core.text import claims as split_claims
 from core.types import Answer, Hit
 
-from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer
+from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer, read_passage
 from .chat import Conversation
 from .cite import check_citations
-from .gate import Evidence, abstain_reason, gather_evidence, should_abstain
+from .fitted import FITTED
+from .gate import ANSWER_FEATURES, Evidence, abstain_reason, answer_text, gather_evidence, should_abstain
 from .retrieve import Filters, Retriever, SearchResult
 
 ABSTAIN_TEXT = (
@@ -192,18 +193,26 @@ class Lantern:
             yield finish(text, None, True, reason="no document matches the filters" if not filters.empty else
                          "nothing was retrieved")
             return
-        evidence = self._evidence(question, result)
+        around = [self.store.neighbours(h.chunk) for h in hits]
+        draft = None
+        if llm is None or ANSWER_FEATURES.intersection(FITTED.abstain.features):
+            # the gate reads the sentences the extractive answer would quote (in LLM mode too: they
+            # are the evidence an answer stands on, whoever writes it)
+            draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector, around=around)
+        evidence = self._evidence(question, result, draft)
         if should_abstain(evidence, self.settings.abstain_threshold):
             yield ABSTAIN_TEXT
             yield finish(ABSTAIN_TEXT, None, True, reason=abstain_reason(evidence))
             return
         if llm is None:
-            draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector)
+            assert draft is not None
             if draft.abstained or not draft.text:
                 yield ABSTAIN_TEXT
                 yield finish(ABSTAIN_TEXT, None, True, reason="no sentence retrieved answers the question")
                 return
-            checked = check_citations(draft.text, hits)
+            read = [read_passage(h, near, self.store.page_text(h.chunk.source, h.chunk.page) if near else None)
+                    for h, near in zip(hits, around, strict=True)]
+            checked = check_citations(draft.text, read)
             claims = split_claims(checked.text)
             for i, claim in enumerate(claims):
                 yield claim + (" " if i < len(claims) - 1 else "")
@@ -243,9 +252,10 @@ class Lantern:
             yield checked.text[len(shown):]
         yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
 
-    def _evidence(self, question: str, result: SearchResult) -> Evidence:
+    def _evidence(self, question: str, result: SearchResult, draft: Draft | None = None) -> Evidence:
+        said = None if draft is None else answer_text("" if draft.abstained else draft.text, result.hits)
         return gather_evidence(question, result.hits, result.dense_scores, result.keyword_scores, result.english,
-                               result.pool)
+                               result.pool, said)
 
     # --- llama-index engines (added last: imports llama-index only when called) -------------
     def as_query_engine(self, filters: dict[str, Any] | None = None, top_k: int | None = None):

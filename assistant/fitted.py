@@ -78,6 +78,7 @@ class Composer:
     type_bonus: float = 0.08  # a unit holding the kind of token asked for (a figure for "how many")
     list_bonus: float = 0.08  # a whole list for a question that asks for several things
     keep_ratio: float = 0.7  # a unit joins the answer only when it scores this share of the best one
+    beside_penalty: float = 0.06  # a unit from a chunk beside the hit on its page, not from the hit itself
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from core.text import all_stopwords, normalise_number, numbers
+from core.text import all_stopwords, cited_numbers, normalise_number, numbers, strip_markers
 from core.types import Chunk, Hit
 
 from .compose import wants_number
@@ -36,7 +36,10 @@ the answer need not repeat); adding the best dense cosine, the dense or keyword 
 numbers or years missing from the whole pool, or "a figure asked for and none found" never
 raised F1; the six features before this set gave 0.484."""
 CANDIDATE_FEATURES = ("dense_best", "dense_margin", "keyword_margin", "pool_missing_numbers", "pool_missing_names",
-                      "missing_numbers", "missing_names", "missing_years", "pool_missing_years", "number_missing")
+                      "missing_numbers", "missing_names", "missing_years", "pool_missing_years", "number_missing",
+                      "answer_missing_years", "answer_missing_numbers", "answer_missing_names")
+ANSWER_FEATURES = frozenset(f for f in CANDIDATE_FEATURES if f.startswith("answer_"))
+"""Features read from the sentences the answer would quote (`answer_text`), not from whole passages."""
 # No language feature: the gold sets hold no unanswerable question that is not in English, so a
 # fitted language weight would only learn "always answer those". Instead a question not in
 # English is held to its language-neutral terms (numbers, codes with a digit; `language_neutral`),
@@ -75,6 +78,7 @@ class Evidence:
     pool_missing_terms: list[str] = field(default_factory=list)  # from every candidate retrieved
     features: dict[str, float] = field(default_factory=dict)
     english: bool = True  # MiniLM's similarities mean something for English questions only
+    answer_missing_terms: list[str] = field(default_factory=list)  # from the sentences the answer quotes
 
     @property
     def best_similarity(self) -> float:
@@ -82,7 +86,7 @@ class Evidence:
 
     def as_dict(self) -> dict:
         return {"key_terms": self.key_terms, "missing_terms": self.missing_terms,
-                "pool_missing_terms": self.pool_missing_terms,
+                "pool_missing_terms": self.pool_missing_terms, "answer_missing_terms": self.answer_missing_terms,
                 "features": {k: round(v, 4) for k, v in self.features.items()}}
 
 
@@ -271,12 +275,23 @@ def _text(chunks: Sequence[Chunk]) -> str:
     return " ".join(f"{c.title} {c.metadata.get('publisher', '')} {c.text}" for c in chunks)
 
 
+def answer_text(draft: str, hits: Sequence[Hit]) -> str:
+    """What a reader of an answer sees: its sentences, and the title and section path of each
+    source it cites (a year or a name there qualifies every sentence quoted under it)."""
+    cited = set(cited_numbers(draft))
+    heads = " ".join(f"{h.chunk.title} {h.chunk.metadata.get('section') or ''}"
+                     for n, h in enumerate(hits, 1) if n in cited)
+    return f"{strip_markers(draft)} {heads}".strip()
+
+
 def gather_evidence(
     question: str, hits: Sequence[Hit], dense_scores: Sequence[float], keyword_scores: Sequence[float] = (),
-    english: bool = True, pool: Sequence[Chunk] | None = None,
+    english: bool = True, pool: Sequence[Chunk] | None = None, answer: str | None = None,
 ) -> Evidence:
     """The gate's features for one question: which of its terms the hits and the whole candidate
-    pool (the hits when None) never mention, and scores of the best candidates (best first)."""
+    pool (the hits when None) never mention, and scores of the best candidates (best first).
+    `answer` (`answer_text` of the answer the question would get) adds the terms that its quoted
+    sentences leave out: a passage can name 2012 in a footnote while the figure quoted is for 2011."""
     terms = [t for t in key_terms(question) if english or language_neutral(t)]
     spelled = spelled_out(question) if english else {}
     near = Mentions(_text([h.chunk for h in hits]))
@@ -286,11 +301,13 @@ def gather_evidence(
         pool_missing = [t for t in missing if not present(t, everywhere, spelled.get(t, ()))]
     else:
         pool_missing = missing
+    quoted = Mentions(answer) if answer is not None else None
+    said = missing if quoted is None else [t for t in terms if not present(t, quoted, spelled.get(t, ()))]
     if not english:
         # a question not in English finds its closest passages less reliably (MiniLM reads English
         # only; the keyword half matches only the tokens it shares with English text): only a term
         # that nothing retrieved mentions counts against it
-        missing = pool_missing
+        missing = said = pool_missing
     d = sorted(dense_scores, reverse=True) + [0.0, 0.0]
     k = sorted(keyword_scores, reverse=True) + [0.0, 0.0]
     passage_numbers = {n for n in near.numbers if not re.fullmatch(_YEAR, n)}  # a figure, not a year
@@ -305,8 +322,11 @@ def gather_evidence(
         "missing_years": float(sum(is_year(t) for t in missing)),
         "pool_missing_years": float(sum(is_year(t) for t in pool_missing)),
         "number_missing": float(wants_number(question) and not passage_numbers),
+        "answer_missing_years": float(sum(is_year(t) for t in said)),
+        "answer_missing_numbers": float(sum(is_number(t) for t in said)),
+        "answer_missing_names": float(sum(not is_number(t) for t in said)),
     }
-    return Evidence(terms, missing, pool_missing, features, english)
+    return Evidence(terms, missing, pool_missing, features, english, said)
 
 
 # --------------------------------------------------------------------------- the decision
@@ -345,14 +365,16 @@ def _listed(terms: list[str]) -> str:
 def abstain_reason(evidence: Evidence) -> str:
     """Why the gate declined, in the words of its features, which a reader can check against the
     sources: the years and names nothing retrieved mentions, else those the closest passages do not
-    mention (another number, an age or a count, only when no year or name is missing)."""
-    for found, lead in ((evidence.pool_missing_terms, "nothing retrieved mentions"),
-                        (evidence.missing_terms, "the closest passages do not mention")):
+    mention, else those the sentences an answer would quote leave out (another number, an age or a
+    count, only when no year or name is missing)."""
+    sources = ((evidence.pool_missing_terms, "nothing retrieved mentions"),
+               (evidence.missing_terms, "the closest passages do not mention"),
+               (evidence.answer_missing_terms, "the sentences that come closest to an answer do not mention"))
+    for found, lead in sources:
         counted = [t for t in found if is_year(t) or not is_number(t)]
         if counted:
             return f"{lead} {_listed(counted)}"
-    for found, lead in ((evidence.pool_missing_terms, "nothing retrieved mentions"),
-                        (evidence.missing_terms, "the closest passages do not mention")):
+    for found, lead in sources:
         if found:
             return f"{lead} {_listed(found)}"
     if evidence.features.get("number_missing"):

@@ -40,8 +40,18 @@ from core.settings import Settings, offline_environment  # noqa: E402
 
 offline_environment()
 
+from assistant.answer import extractive_answer  # noqa: E402
 from assistant.fitted import FITTED, PATH, AbstainModel, Fusion, Ranker  # noqa: E402
-from assistant.gate import _NAME, CANDIDATE_FEATURES, FEATURES, Evidence, gather_evidence, nothing_close  # noqa: E402
+from assistant.gate import (  # noqa: E402
+    _NAME,
+    ANSWER_FEATURES,
+    CANDIDATE_FEATURES,
+    FEATURES,
+    Evidence,
+    answer_text,
+    gather_evidence,
+    nothing_close,
+)
 from assistant.rerank import DEPTH as RERANK_DEPTH  # noqa: E402
 from assistant.rerank import FEATURES as RANK_FEATURES  # noqa: E402
 from assistant.rerank import Candidate, features  # noqa: E402
@@ -111,7 +121,11 @@ def build_cache(store: Path, questions: Sequence[Question], cache: Path | None) 
 class Simulator:
     """Retriever.search replayed from the cached pools under any fusion constants."""
 
-    def __init__(self, lantern, pools: dict[str, Candidates]):
+    def __init__(self, lantern, pools: dict[str, Candidates], answers: bool = False):
+        self.lantern = lantern
+        self.answers = answers  # compose the extractive answer for the gate's answer_* features
+        self._drafts: dict[tuple[str, ...], str] = {}
+        self._vectors: dict[str, np.ndarray] = {}
         self.store = lantern.store
         self.pools = pools
         ids = {cid for p in pools.values() for cid, _ in p.dense + p.keyword}
@@ -174,8 +188,21 @@ class Simulator:
     def evidence(self, q: Question, f: Fusion, ranker: Ranker | None = None) -> Evidence:
         pool = self.pools[q.id]
         hits, candidates = self.search(q.id, f, TOP_K, texts=True, ranker=ranker)
+        said = answer_text(self.draft(q, hits), hits) if self.answers else None
         return gather_evidence(q.question, hits, [s for _, s in pool.dense[:3]], [s for _, s in pool.keyword[:3]],
-                               pool.english, candidates)
+                               pool.english, candidates, said)
+
+    def draft(self, q: Question, hits: list[Hit]) -> str:
+        """The extractive answer these hits give, as Lantern.ask composes it (chunks beside each hit included)."""
+        key = (q.question, *(h.chunk.id for h in hits))
+        if key not in self._drafts:
+            if q.question not in self._vectors:
+                self._vectors[q.question] = self.lantern.retriever.embed_query(q.question)
+            around = [self.store.neighbours(h.chunk) for h in hits]
+            d = extractive_answer(q.question, hits, self.lantern.embedder, self.lantern.settings,
+                                  self._vectors[q.question], around=around)
+            self._drafts[key] = "" if d.abstained else d.text
+        return self._drafts[key]
 
 
 def fit_ranker(sim: Simulator, questions: Sequence[Question], fusion: Fusion) -> Ranker:
@@ -388,7 +415,7 @@ def main() -> None:
     cap = args.max_false_refusal
     questions = [q for path in GOLD for q in load_dataset(path)]
     pools, lantern = build_cache(args.store, questions, args.cache)
-    sim = Simulator(lantern, pools)
+    sim = Simulator(lantern, pools, answers=bool(ANSWER_FEATURES.intersection(names)))
     sim.questions = {q.id: q for q in questions}
     y = np.array([0 if q.answerable else 1 for q in questions])
     current = Fusion(30.0, 1.5, 0.0, 60)  # the constants on main before this fit

@@ -15,6 +15,7 @@ into assistant/fitted.json (its "compose" section, beside what bench/fit.py writ
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import statistics
@@ -32,6 +33,7 @@ from core.settings import Settings, offline_environment  # noqa: E402
 
 offline_environment()
 
+import assistant.answer as answer_module  # noqa: E402
 from assistant.answer import extractive_answer  # noqa: E402
 from assistant.fitted import FITTED, PATH, Composer  # noqa: E402
 from core.text import strip_markers  # noqa: E402
@@ -40,7 +42,7 @@ from eval.scoring import answer_scores  # noqa: E402
 
 GOLD = [REPO.parent / "shared" / "eval" / n for n in ("dev_questions.jsonl", "tune_questions.jsonl")]
 GRID = {"semantic": (0.35, 0.55, 0.75), "type_bonus": (0.0, 0.08, 0.16), "list_bonus": (0.0, 0.08, 0.16),
-        "keep_ratio": (0.6, 0.7, 0.8)}
+        "keep_ratio": (0.6, 0.7, 0.8), "beside_penalty": (0.03, 0.06, 0.12, 1.0)}  # 1.0: the chunks beside a hit never win
 
 
 class CachedEmbedder:
@@ -72,15 +74,19 @@ def main() -> None:
     print(f"retrieving for {len(questions)} answerable questions ...", file=sys.stderr)
     hits = {q.id: lantern.retrieve(q.question) for q in questions}
     vectors = {q.id: embedder.embed([q.question])[0] for q in questions}
+    around = {q.id: [lantern.store.neighbours(h.chunk) for h in hits[q.id]] for q in questions}
 
     def score(q: Question, text: str) -> tuple[float, float, int]:
         s = answer_scores(q.required_facts, q.reference_answer or "", text, not text)
         return s.required_fact_recall, s.token_f1, len(strip_markers(text).split())
 
-    def answer(q: Question, w: Composer) -> tuple[float, float, int]:
-        draft = extractive_answer(q.question, hits[q.id], embedder, settings, vectors[q.id], w)
+    def answer(q: Question, w: Composer, beside: bool = True) -> tuple[float, float, int]:
+        draft = extractive_answer(q.question, hits[q.id], embedder, settings, vectors[q.id], w,
+                                  around[q.id] if beside else None)
         return score(q, "" if draft.abstained else draft.text)
 
+    # the grid re-reads the same chunks many times: split each into answer units once
+    answer_module.units = functools.lru_cache(maxsize=None)(answer_module.units)  # type: ignore[assignment]
     points = [Composer(*values) for values in itertools.product(*GRID.values())]
     results: dict[Composer, list[tuple[float, float, int]]] = {}
     for n, w in enumerate([FITTED.compose, *points], 1):
@@ -118,8 +124,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     row("top chunk shown as the answer", top_chunk)
     row(f"current {FITTED.compose}", results[FITTED.compose])
+    row("the same, the hits' own chunks only (nothing beside them)", [answer(q, FITTED.compose, False) for q in questions])
     row("fitted, out-of-fold", oof)
     row("ceiling: all five sources read whole", everything)
+    row("ceiling: the same with the chunks beside them",
+        [score(q, " ".join(c.text for h, near in zip(hits[q.id], around[q.id], strict=True) for c in [h.chunk, *near]))
+         for q in questions])
     final = max(points, key=lambda w: (round(objective(w, range(len(questions))), 9), w == FITTED.compose))
     print(f"\nfitted on all questions: {final}")
     if args.write:

@@ -262,6 +262,16 @@ class Store:
                 found[r[0]] = self._chunk_from_row(r)
         return [found[i] for i in wanted if i in found]
 
+    def neighbours(self, chunk: Chunk) -> list[Chunk]:
+        """The chunks just before and after `chunk` on its page (in page order; fewer at the page's
+        edges): a sentence that answers often sits beside the passage that matched the question."""
+        sql = (
+            "SELECT n.id, n.source, n.page, n.start, n.end, n.text, n.metadata FROM chunks c "
+            "JOIN chunks n ON n.source=c.source AND n.page=c.page AND n.seq IN (c.seq - 1, c.seq + 1) "
+            "JOIN documents d ON n.source=d.source WHERE c.id=? AND d.state='complete' ORDER BY n.seq"
+        )
+        return [self._chunk_from_row(r) for r in self.db.execute(sql, (chunk.id,))]
+
     def page_text(self, source: str, page: int | None) -> str | None:
         row = self.db.execute(
             "SELECT text FROM pages WHERE source=? AND page=?", (source, _page_db(page))

@@ -58,10 +58,13 @@ _LEADING_REFS = re.compile(_NOTE_REFS + r"\s+(?=[A-Z])")
 _SENTENCE_END = re.compile(
     r"(?<=[.!?])[\"”’)\]]*(?:\s*" + _NOTE_REFS + r")?\s+(?=[\"“‘(\[]?[A-Z0-9" + _BULLET + r"])"  # end of a sentence
     r"|\n\s*\n"  # a paragraph break
-    r"|\s*\n(?=\s*(?:[" + _BULLET + r"]|\d{1,2}[.)]\s))"  # a new list item
+    r"|(?<!\s)\s*\n(?=\s*(?:[" + _BULLET + r"]|\d{1,2}[.)]\s))"  # a new list item
     r"|(?<=:)\s*\n"  # a line that introduces what follows
-    r"|\s+(?=•)"  # an inline bullet
+    r"|(?<!\s)\s+(?=•)"  # an inline bullet
 )
+# (?<!\s): these two are tried only where a run of whitespace begins. Tried inside one (spans.units
+# blanks headings out with spaces), each failed attempt rescanned the rest of the run, quadratic in
+# its length; matches are unchanged, since one from inside a run also matches from its start.
 _ABBREVIATION = re.compile(
     r"(?:\b(?:No|Nos|Art|Arts|art|para|paras|e\.g|i\.e|cf|vs|etc|Mr|Mrs|Ms|Dr|St|Vol|vol|p|pp|Fig|fig|Inc|Ltd|Co|Jr|Sr)"
     r"|\b[A-Z]|\b(?:[A-Z]\.){1,3}[A-Z])\.$"

@@ -13,6 +13,7 @@ from assistant.gate import (
     abstain_probability,
     abstain_reason,
     acronyms,
+    answer_text,
     gather_evidence,
     key_terms,
     should_abstain,
@@ -211,6 +212,23 @@ def test_gate_finds_absent_years_and_places_and_says_so() -> None:
     assert near.missing_terms == ["2019", "Ohio"] and near.pool_missing_terms == []
     assert near.features["missing_years"] == 1.0 and near.features["pool_missing_names"] == 0.0
     assert abstain_reason(near) == "the closest passages do not mention 2019 or Ohio"
+
+
+def test_gate_reads_the_sentences_the_answer_would_quote_not_only_whole_passages() -> None:
+    # the passage names 2012 (in its last line), but the figure it gives, the one an answer quotes, is for 2011
+    page = ("On 31 December 2011 there were 883 people on the waiting list for a donor kidney [1]. "
+            "The 2012 annual report discusses transplant tourism.")
+    hits = [hit(page, 1)]
+    question = "How many people were on the waiting list for a donor kidney at the end of 2012?"
+    quoted = "On 31 December 2011 there were 883 people on the waiting list for a donor kidney. [1]"
+    evidence = gather_evidence(question, hits, [0.7, 0.6], [12.0, 9.0], answer=answer_text(quoted, hits))
+    assert evidence.missing_terms == [] and evidence.features["missing_years"] == 0.0
+    assert evidence.answer_missing_terms == ["2012"] and evidence.features["answer_missing_years"] == 1.0
+    assert abstain_reason(evidence) == "the sentences that come closest to an answer do not mention 2012"
+    # a year in the title of the document cited qualifies the sentence quoted from it
+    titled = [Hit(Chunk("t1", "r.pdf", 3, 0, len(page), page, {"title": "Annual report 2012"}), 0.9, 1)]
+    dated = gather_evidence(question, titled, [0.7, 0.6], [12.0, 9.0], answer=answer_text(quoted, titled))
+    assert dated.answer_missing_terms == [] and dated.features["answer_missing_years"] == 0.0
 
 
 def test_gate_accepts_numbers_written_differently_and_spelled_out_acronyms() -> None:

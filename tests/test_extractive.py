@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from assistant.answer import MAX_WORDS, extractive_answer
+from assistant.answer import MAX_WORDS, extractive_answer, read_passage
 from assistant.cite import check_citations
 from assistant.compose import analyse, carries, leans_back
 from core.settings import Settings
@@ -181,3 +181,25 @@ def test_the_how_long_part_of_a_two_part_question_gets_the_sentence_with_a_durat
         "Victims were exploited for an average of 154 days, ranging from one day to eleven years.",
     )
     assert "15 years old" in text and "154 days" in text
+
+
+def test_the_sentence_beside_the_matched_passage_can_answer_and_its_citation_holds() -> None:
+    matched = ("Victims of trafficking identified by the police are offered a reflection period. "
+               "During the reflection period they receive shelter, medical care and legal advice.")
+    beside = "The reflection period lasts 45 days for adult victims and can be extended for a child."
+    page = f"{matched}\n\n{beside}"
+    found = Hit(Chunk("c1", "doc.pdf", 3, 0, len(matched), matched, {"title": "Doc"}), 0.9, 1)
+    near = Chunk("c2", "doc.pdf", 3, len(matched) + 2, len(page), beside, {"title": "Doc"})
+    question = "How many days does the reflection period last for adult victims?"
+
+    alone = extractive_answer(question, [found], BagOfWords(), Settings())
+    assert "45 days" not in alone.text  # the hit itself does not say
+
+    draft = extractive_answer(question, [found], BagOfWords(), Settings(), around=[[near]])
+    assert "The reflection period lasts 45 days for adult victims" in draft.text
+    checked = check_citations(draft.text, [read_passage(found, [near], page)])
+    assert "45 days" in checked.text and not checked.removed
+    quote = next(c.quote for c in checked.citations if "45 days" in c.quote)
+    assert quote in page and checked.citations[0].page == 3  # the page cited holds the quote
+    # the checker reading only the matched chunk would rightly refuse that sentence
+    assert "45 days" not in check_citations(draft.text, [found]).text

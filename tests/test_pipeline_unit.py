@@ -187,6 +187,26 @@ def test_a_small_library_is_searched_exactly_not_through_chromas_approximate_gra
         assert np.allclose([s for _, s in found], np.sort(cosines)[::-1][:8], atol=1e-5)
 
 
+def test_the_chunks_beside_a_hit_are_its_page_neighbours_and_answers_may_quote_them(hash_settings: Settings) -> None:
+    """Store.neighbours gives the chunks just before and after one on the same page, never one
+    from another page; an answer quoting from them cites the hit's page, and the quote is there."""
+    with Lantern.open(settings=hash_settings) as lantern:
+        chunks = lantern.store.chunks()  # in ingest order: by source, then position
+        by_page: dict[tuple[str, int | None], list] = {}
+        for c in chunks:
+            by_page.setdefault((c.source, c.page), []).append(c)
+        runs = [run for run in by_page.values() if len(run) >= 3]
+        assert runs, "the sample corpus should have a page of three chunks or more"
+        for run in runs:
+            assert [n.id for n in lantern.store.neighbours(run[1])] == [run[0].id, run[2].id]
+            assert [n.id for n in lantern.store.neighbours(run[0])] == [run[1].id]  # nothing from the page before
+        answer = lantern.ask("What should a first night placement for a victim offer?")
+        assert not answer.abstained
+        for citation in answer.citations:
+            page = lantern.store.page_text(citation.source, citation.page)
+            assert page is not None and citation.quote in " ".join(page.split())
+
+
 def test_document_filters_resolve_alike_in_the_index_and_the_ledger(hash_settings: Settings) -> None:
     """A question's filter is resolved to documents from the keyword index's copy of their
     fields (no SQL scan per question): the same documents as the ledger's own query."""
