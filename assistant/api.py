@@ -178,12 +178,13 @@ class Lantern:
         shown_question = asked or question
         standalone = question if asked and asked != question else None
 
-        def finish(text: str, draft: Draft | None, abstained: bool, removed=(), reason: str | None = None) -> Answer:
+        def finish(text: str, draft: Draft | None, abstained: bool, removed=(), reason: str | None = None,
+                   read: list[Hit] | None = None) -> Answer:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             timings["answer_ms"] = timings["total_ms"] - timings["retrieve_ms"]
             return Answer(
                 question=shown_question, text=text, citations=draft.citations if draft else [],
-                abstained=abstained, retrieved=hits, timings=timings, mode="llm" if llm else "extractive",
+                abstained=abstained, retrieved=read or hits, timings=timings, mode="llm" if llm else "extractive",
                 standalone_question=standalone, removed_citations=list(removed), abstain_reason=reason,
             )
 
@@ -216,7 +217,8 @@ class Lantern:
             claims = split_claims(checked.text)
             for i, claim in enumerate(claims):
                 yield claim + (" " if i < len(claims) - 1 else "")
-            yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
+            # the sources shown are the passages the answer read, so each quote is in its source's text
+            yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed, read=read)
             return
         judge = llm.supports if self.settings.llm_check_citations else None
         raw = ""

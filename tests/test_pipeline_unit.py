@@ -201,10 +201,12 @@ def test_the_chunks_beside_a_hit_are_its_page_neighbours_and_answers_may_quote_t
             assert [n.id for n in lantern.store.neighbours(run[1])] == [run[0].id, run[2].id]
             assert [n.id for n in lantern.store.neighbours(run[0])] == [run[1].id]  # nothing from the page before
         answer = lantern.ask("What should a first night placement for a victim offer?")
-        assert not answer.abstained
+        assert not answer.abstained and answer.citations
+        shown = {h.chunk.id: " ".join(h.chunk.text.split()) for h in answer.retrieved}
         for citation in answer.citations:
             page = lantern.store.page_text(citation.source, citation.page)
             assert page is not None and citation.quote in " ".join(page.split())
+            assert citation.quote in shown[citation.chunk_id]  # the source shown beside the answer holds it
 
 
 def test_document_filters_resolve_alike_in_the_index_and_the_ledger(hash_settings: Settings) -> None:
