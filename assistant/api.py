@@ -194,11 +194,11 @@ class Lantern:
             yield finish(text, None, True, reason="no document matches the filters" if not filters.empty else
                          "nothing was retrieved")
             return
-        around = [self.store.neighbours(h.chunk) for h in hits]
-        draft = None
+        draft, around = None, []
         if llm is None or ANSWER_FEATURES.intersection(FITTED.abstain.features):
             # the gate reads the sentences the extractive answer would quote (in LLM mode too: they
             # are the evidence an answer stands on, whoever writes it)
+            around = [self.store.neighbours(h.chunk) for h in hits]
             draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector, around=around)
         evidence = self._evidence(question, result, draft)
         if should_abstain(evidence, self.settings.abstain_threshold):
