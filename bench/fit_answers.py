@@ -2,14 +2,16 @@
 the gold questions, and report OUT-OF-FOLD required-fact recall, token F1 and answer length beside
 the current weights and "show the top chunk" (what a plain pipeline gives a reader).
 
-    python bench/fit_answers.py --store STORE [--folds 5] [--write]
+    python bench/fit_answers.py --store STORE [--folds 5] [--only NAME,...] [--write]
 
 Retrieval runs once per answerable question (Lantern's own search, top_k sources; the abstention
 gate is left out so that composition is judged on every answerable question, and a declined
 answer would score 0 under any weights). Passage vectors are cached, so each grid point only
 re-scores and re-chooses the units. Each outer fold picks the grid point with the best mean fact
 recall + token F1 on the other folds; `--write` refits on all questions and writes the weights
-into assistant/fitted.json (its "compose" section, beside what bench/fit.py writes).
+into assistant/fitted.json (its "compose" section, beside what bench/fit.py writes). `--only`
+fits the named weights alone, the others held at their shipped values (`--only beside_penalty`:
+how the penalty for the chunks beside a hit was chosen), a steadier reading than refitting all.
 """
 
 from __future__ import annotations
@@ -63,8 +65,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", type=Path, required=True, help="a store of the full shared corpus")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only", default="", help=f"weights to fit, comma-separated, from: {', '.join(GRID)} "
+                        "(default: all); the others stay as shipped")
     parser.add_argument("--write", action="store_true", help="refit on all questions and write the weights")
     args = parser.parse_args()
+    only = [n.strip() for n in args.only.split(",") if n.strip()] or list(GRID)
+    if unknown := [n for n in only if n not in GRID]:
+        parser.error(f"unknown weight(s) {', '.join(unknown)}: choose from {', '.join(GRID)}")
     from assistant.api import Lantern
 
     questions = [q for path in GOLD for q in load_dataset(path) if q.answerable]
@@ -87,7 +94,8 @@ def main() -> None:
 
     # the grid re-reads the same chunks many times: split each into answer units once
     answer_module.units = functools.lru_cache(maxsize=None)(answer_module.units)  # type: ignore[assignment]
-    points = [Composer(*values) for values in itertools.product(*GRID.values())]
+    grid = {n: (GRID[n] if n in only else (getattr(FITTED.compose, n),)) for n in GRID}
+    points = [Composer(*values) for values in itertools.product(*grid.values())]
     results: dict[Composer, list[tuple[float, float, int]]] = {}
     for n, w in enumerate([FITTED.compose, *points], 1):
         if w not in results:
@@ -136,7 +144,8 @@ def main() -> None:
         data = json.loads(PATH.read_text(encoding="utf-8"))
         data["compose"] = {k: getattr(final, k) for k in GRID}
         data.setdefault("provenance", {})["compose"] = {
-            "command": "python bench/fit_answers.py --store STORE --write", "grid": GRID, "folds": args.folds,
+            "command": "python bench/fit_answers.py --store STORE --write" + (f" --only {args.only}" if args.only else ""),
+            "grid": grid, "folds": args.folds,
             "out_of_fold": {"fact_recall": round(statistics.mean(r[0] for r in oof), 4),
                             "token_f1": round(statistics.mean(r[1] for r in oof), 4)}}
         PATH.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
