@@ -200,6 +200,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,21 +311,30 @@ def _inside(x: float, y: float, boxes: list[Box]) -> bool:
     return any(left <= x <= right and bottom <= y <= top for left, bottom, right, top in boxes)
 
 
+def _in_crop_box(page: Any) -> Callable[[float, float], bool]:
+    """Whether a point lies in the page's crop box (1 pt of slack): where a reader and a scan see text."""
+    box = page.cropbox
+    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    return lambda x, y: left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1
+
+
+def _origin(cm: list[float], tm: list[float]) -> tuple[float, float]:
+    """Where pypdf's visitor places a piece, in page space: the text matrix's origin through the CTM."""
+    return cm[0] * tm[4] + cm[2] * tm[5] + cm[4], cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
+
+
 def visible_text(page: Any, pictures: list[Box] | None = None) -> str:
     """pypdf's text of a page less the pieces drawn outside its crop box: a printer's slug line
     ("file.qxd 29/01/2008 14:09 Page 2") sits in the bleed, where no reader and no scan sees it.
     With `pictures`, also less the pieces that start inside one of those boxes (text set over a
     photo). pypdf's text is the concatenation of the pieces its visitor is handed, so the rest
     is as it was."""
-    box = page.cropbox
-    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    seen = _in_crop_box(page)
     parts: list[str] = []
 
     def keep(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
-        y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
-        if not text.strip() or (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1
-                                and not _inside(x, y, pictures or [])):
+        x, y = _origin(cm, tm)
+        if not text.strip() or (seen(x, y) and not _inside(x, y, pictures or [])):
             parts.append(text)
 
     page.extract_text(visitor_text=keep)
@@ -342,14 +352,11 @@ def layout_text(page: Any) -> str:
     drawn inside one is missing from this reference, and it leaves out rotated text."""
     import re
 
-    box = page.cropbox
-    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    seen = _in_crop_box(page)
     outside: list[str] = []
 
     def note(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
-        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
-        y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
-        if text.strip() and not (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1):
+        if text.strip() and not seen(*_origin(cm, tm)):
             outside.append(text)
 
     page.extract_text(visitor_text=note)
@@ -398,8 +405,7 @@ def placed_pieces(page: Any) -> list[Piece]:
 
     from pypdf.generic._font import Font
 
-    box = page.cropbox
-    left, bottom, right, top = (float(v) for v in (box.left, box.bottom, box.right, box.top))
+    seen = _in_crop_box(page)
     fonts: dict[int, tuple[Font, dict[str, str]] | None] = {}
     out: list[Piece] = []
     handed = [0]  # pieces handed so far, blank ones included (a blank piece is a space between two)
@@ -425,9 +431,8 @@ def placed_pieces(page: Any) -> list[Piece]:
         handed[0] += bool(text)
         if not text.strip():
             return
-        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
-        y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
-        if not (left - 1 <= x <= right + 1 and bottom - 1 <= y <= top + 1):
+        x, y = _origin(cm, tm)
+        if not seen(x, y):
             return
         sx = math.hypot(tm[0] * cm[0] + tm[1] * cm[2], tm[0] * cm[1] + tm[1] * cm[3])
         sy = math.hypot(tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
