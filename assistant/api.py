@@ -23,7 +23,7 @@ from core.errors import EmptyStore, LanternError, SettingsError
 from core.settings import ANSWER_MODES, Settings, offline_environment
 from core.text import MARKER, complete_claims
 from core.text import claims as split_claims
-from core.types import Answer, Hit
+from core.types import Answer, Chunk, Hit
 
 from .answer import NOT_FOUND, Draft, LLMClient, build_messages, extractive_answer, read_passage
 from .chat import Conversation
@@ -194,12 +194,12 @@ class Lantern:
             yield finish(text, None, True, reason="no document matches the filters" if not filters.empty else
                          "nothing was retrieved")
             return
-        draft, around = None, []
+        draft: Draft | None = None
+        around: list[list[Chunk]] = []
         if llm is None or ANSWER_FEATURES.intersection(FITTED.abstain.features):
             # the gate reads the sentences the extractive answer would quote (in LLM mode too: they
             # are the evidence an answer stands on, whoever writes it)
-            around = [self.store.neighbours(h.chunk) for h in hits]
-            draft = extractive_answer(question, hits, self.embedder, self.settings, result.query_vector, around=around)
+            draft, around = self.extractive_draft(question, hits, result.query_vector)
         evidence = self._evidence(question, result, draft)
         if should_abstain(evidence, self.settings.abstain_threshold):
             yield ABSTAIN_TEXT
@@ -253,6 +253,12 @@ class Lantern:
         if checked.text.startswith(shown):
             yield checked.text[len(shown):]
         yield finish(checked.text, Draft(checked.text, checked.citations), False, checked.removed)
+
+    def extractive_draft(self, question: str, hits: list[Hit], query_vector: Any = None) -> tuple[Draft, list[list[Chunk]]]:
+        """The extractive answer these hits give, each hit read with the chunks beside it on its
+        page (returned too: the citation checker reads the same passages)."""
+        around = [self.store.neighbours(h.chunk) for h in hits]
+        return extractive_answer(question, hits, self.embedder, self.settings, query_vector, around=around), around
 
     def _evidence(self, question: str, result: SearchResult, draft: Draft | None = None) -> Evidence:
         said = None if draft is None else answer_text("" if draft.abstained else draft.text, result.hits)

@@ -40,7 +40,6 @@ from core.settings import Settings, offline_environment  # noqa: E402
 
 offline_environment()
 
-from assistant.answer import extractive_answer  # noqa: E402
 from assistant.fitted import FITTED, PATH, AbstainModel, Fusion, Ranker  # noqa: E402
 from assistant.gate import (  # noqa: E402
     _NAME,
@@ -198,9 +197,7 @@ class Simulator:
         if key not in self._drafts:
             if q.question not in self._vectors:
                 self._vectors[q.question] = self.lantern.retriever.embed_query(q.question)
-            around = [self.store.neighbours(h.chunk) for h in hits]
-            d = extractive_answer(q.question, hits, self.lantern.embedder, self.lantern.settings,
-                                  self._vectors[q.question], around=around)
+            d, _ = self.lantern.extractive_draft(q.question, hits, self._vectors[q.question])
             self._drafts[key] = "" if d.abstained else d.text
         return self._drafts[key]
 
