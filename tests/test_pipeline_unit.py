@@ -246,3 +246,24 @@ def test_best_keyword_rows_are_the_true_top_k_whatever_the_scores() -> None:
         want = np.sort(scores[positive])[::-1][:k]
         assert np.array_equal(np.sort(scores[got])[::-1], want), (n, share, k)
         assert len(set(got.tolist())) == len(got)
+
+
+def test_embedding_batches_group_texts_of_like_length_and_lose_none() -> None:
+    """An answer embeds units of 5 to 120 tokens: each batch pads its rows to its longest, so
+    short and long ones go in separate batches; every text is embedded once, with its own tokens."""
+    from ingest.embed import MAX_PADDING, load_tokenizer, padded_batches
+
+    tokenizer = load_tokenizer()
+    texts = [("forced labour " * n).strip() for n in (1, 40, 2, 60, 3, 1, 55, 8)]
+    own = {i: tokenizer.encode(t).ids for i, t in enumerate(texts)}
+    seen: list[int] = []
+    batches = list(padded_batches(tokenizer, texts, batch_size=32))
+    for idx, ids, mask in batches:
+        seen += idx
+        for row, i in enumerate(idx):
+            assert ids[row][mask[row] == 1].tolist() == own[i]
+        assert len(idx) == 1 or ids.size <= MAX_PADDING * mask.sum()
+    assert sorted(seen) == list(range(len(texts)))
+    assert len(batches) > 1  # one batch would have padded the one-word texts to 120 tokens
+    whole = list(padded_batches(tokenizer, texts, batch_size=32, max_padding=None))
+    assert len(whole) == 1  # a GPU is fed one batch
