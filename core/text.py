@@ -54,15 +54,21 @@ _BULLET = "•▪●◦■□➢✓\uf0a7\uf0a8\uf0b7\uf076\uf0d8–*\\-"
 # A report's note references set after the full stop ("made.(49) Although", "children. (21,32-37) As a
 # result"): they belong to neither sentence, and quoting them would start a sentence with "(21,32-37)".
 _NOTE_REFS = r"\(\d{1,3}(?:\s?[,\u2013-]\s?\d{1,3})*\)"
-_LEADING_REFS = re.compile(_NOTE_REFS + r"\s+(?=[A-Z])")
+# A footnote set under a table or at the foot of a page opens with its mark ("‡ Age calculated…",
+# "* Based on 772 victims…"): its own sentence, shown without the mark. A line that ends with note
+# references ("…available information (16)") ends its sentence when a capital opens the next.
+_NOTE_MARKS = "*†‡"
+_LEADING_REFS = re.compile(r"(?:" + _NOTE_REFS + r"|[" + _NOTE_MARKS + r"]{1,2})\s+(?=[A-Z])")
 _SENTENCE_END = re.compile(
     r"(?<=[.!?])[\"”’)\]]*(?:\s*" + _NOTE_REFS + r")?\s+(?=[\"“‘(\[]?[A-Z0-9" + _BULLET + r"])"  # end of a sentence
     r"|\n\s*\n"  # a paragraph break
-    r"|(?<!\s)\s*\n(?=\s*(?:[" + _BULLET + r"]|\d{1,2}[.)]\s))"  # a new list item
+    # a new list item, or a footnote under the text ("*" is a bullet too)
+    r"|(?<!\s)\s*\n(?=\s*(?:[" + _BULLET + r"]|\d{1,2}[.)]\s)|[" + _NOTE_MARKS + r"]{1,2}\s+[A-Z])"
     r"|(?<=:)\s*\n"  # a line that introduces what follows
+    r"|(?<=\d\))(?<!\(\d{4}\))[ \t]*\n(?=[A-Z])"  # note references ending a line (a footnote's, a table cell's)
     r"|(?<!\s)\s+(?=•)"  # an inline bullet
 )
-# (?<!\s): these two are tried only where a run of whitespace begins. Tried inside one (spans.units
+# (?<!\s): these are tried only where a run of whitespace begins. Tried inside one (spans.units
 # blanks headings out with spaces), each failed attempt rescanned the rest of the run, quadratic in
 # its length; matches are unchanged, since one from inside a run also matches from its start.
 _ABBREVIATION = re.compile(

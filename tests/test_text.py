@@ -54,6 +54,19 @@ def test_note_references_after_a_full_stop_start_no_sentence() -> None:
     assert all(text[s.start : s.end] == s.text for s in spans)  # still verbatim: quotes are checked against the page
 
 
+def test_a_footnote_under_a_table_is_its_own_sentence_without_its_mark() -> None:
+    # USDOL country reports set "‡ Age calculated…" under a table, and the next paragraph follows
+    # with no blank line: quoted, the footnote ran on into it and began with "‡"
+    text = ("Compulsory Education Age Yes 16 Constitution\n‡ Age calculated based on available information (16)\n"
+            "During the reporting period, the government amended the Criminal Code.\n"
+            "It can be calculated that the Republic of\n* According to information reported by the Italian authorities, victims were forced.")
+    spans = [s.text for s in sentence_spans(text)]
+    assert "Age calculated based on available information (16)" in spans
+    assert "During the reporting period, the government amended the Criminal Code." in spans
+    assert "According to information reported by the Italian authorities, victims were forced." in spans
+    assert not any(s.startswith(("‡", "*")) for s in spans)
+
+
 def test_claims_keep_their_markers_and_streaming_stops_at_a_finished_claim() -> None:
     assert claims("Victims get 45 days [1]. Children need no consent [2][3]. Unsourced.") == [
         "Victims get 45 days [1].", "Children need no consent [2][3].", "Unsourced.",
