@@ -421,8 +421,8 @@ class TorchDeviceMiniLM:
         if not texts:
             return out
         with torch.inference_mode():
-            for idx, ids, mask in padded_batches(self.tokenizer, texts, self.batch_size, parallel=True,
-                                                      max_padding=None):
+            batches = padded_batches(self.tokenizer, texts, self.batch_size, parallel=True, max_padding=None)
+            for idx, ids, mask in batches:
                 ids_t = torch.from_numpy(ids).to(self.device, non_blocking=True)
                 mask_t = torch.from_numpy(mask).to(self.device, non_blocking=True)
                 hidden = self.bert(input_ids=ids_t, attention_mask=mask_t,
