@@ -214,6 +214,11 @@ class Lantern:
             read = [read_passage(h, near, self.store.page_text(h.chunk.source, h.chunk.page) if near else None)
                     for h, near in zip(hits, around, strict=True)]
             checked = check_citations(draft.text, read)
+            if not checked.citations:  # every sentence failed its check: nothing left to show
+                yield ABSTAIN_TEXT
+                yield finish(ABSTAIN_TEXT, None, True, checked.removed, read=read,
+                             reason="no sentence retrieved could be tied to what its source says")
+                return
             claims = split_claims(checked.text)
             for i, claim in enumerate(claims):
                 yield claim + (" " if i < len(claims) - 1 else "")

@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from core.text import MARKER, Span, cited_numbers, claims, content_words, negated, numbers, sentence_spans
+from core.text import (
+    MARKER,
+    Span,
+    cited_numbers,
+    claims,
+    content_words,
+    negated,
+    numbers,
+    sentence_spans,
+)
 from core.types import Citation, Hit, RemovedCitation
 
 
@@ -117,7 +126,7 @@ def check_citations(
         if wrong:  # "45 days" is not supported by a page that says "30 days"
             return f"source [{n}] does not support this sentence ({', '.join(wrong)} not in it)"
         quote = best_quote(claim, passage)
-        if quote is not None and negated(quote.text) != negated(claim):
+        if quote is not None and negated(quote.text) != negated(claim) and not _verbatim(claim, passage):
             return f"source [{n}] says the opposite of this sentence"
         if judge is not None and not judge(claim, passage):
             return f"source [{n}] does not support this sentence (LLM check)"
@@ -149,6 +158,18 @@ def check_citations(
             continue  # a claim whose every citation failed is not shown as if it were sourced
         out.append(body + "".join(f" [{k}]" for k in kept) if body else "")
     return CheckedAnswer(" ".join(s for s in out if s).strip(), citations, removed)
+
+
+def _verbatim(claim: str, passage: str) -> bool:
+    """Whether the passage holds the claim word for word from the start of a sentence or line (the
+    sentence an extractive answer quoted): it cannot say the opposite, whichever of the passage's
+    sentences matches it best. A fragment from inside a sentence ("…not true that X") is no such quote."""
+    words = claim.rstrip(" .;:!?").split()  # the claim's stop may be the passage's semicolon
+    if not words:
+        return False
+    # after a stop (and any note number or closing quote printed after it) or a line break
+    pattern = r"(?:^|[.;:!?][\"”’)\]\d]*\s+|\n\s*)" + r"\s+".join(map(re.escape, words))
+    return re.search(pattern, passage, re.IGNORECASE) is not None
 
 
 def _best_supporting(claim: str, hits: list[Hit], refusal: Callable[[int, str], str | None]) -> int | None:

@@ -54,10 +54,17 @@ class Unit:
 # --------------------------------------------------------------------------- units
 
 
+# Markdown emphasis around words ("(*c*)", "*inter alia*", "**Article 2**"): a treaty text's
+# letters and Latin, shown as the reader sees them rendered. An asterisk that opens or closes nothing
+# (a footnote mark, "2022*") stays.
+_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*\n]*?[^\s*])\1(?![a-z\d*])")
+
+
 def clean(text: str) -> str:
-    """A span as shown: one space between words, footnote digits gone, a leading caps heading cut."""
+    """A span as shown: one space between words, footnote digits gone, a leading caps heading cut,
+    Markdown emphasis marks dropped."""
     t = strip_footnote_digits(" ".join(text.split()))
-    return _CAPS_RUN.sub("", t)
+    return _EMPHASIS.sub(r"\2", _CAPS_RUN.sub("", t))
 
 
 _MAX_ITEMS = 15

@@ -67,6 +67,7 @@ _SENTENCE_END = re.compile(
     r"|(?<=:)\s*\n"  # a line that introduces what follows
     r"|(?<=\d\))(?<!\(\d{4}\))[ \t]*\n(?=[A-Z])"  # note references ending a line (a footnote's, a table cell's)
     r"|(?<!\s)\s+(?=•)"  # an inline bullet
+    r"|(?<=[^\W\d_][.!?])\d{1,3}[ \t]*\n?[ \t]*(?=[A-Z])"  # a note number set after the stop ("areas.89 Sexual")
 )
 # (?<!\s): these are tried only where a run of whitespace begins. Tried inside one (spans.units
 # blanks headings out with spaces), each failed attempt rescanned the rest of the run, quadratic in

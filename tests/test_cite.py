@@ -172,6 +172,20 @@ def test_a_source_that_says_the_opposite_does_not_support(hits: list[Hit]) -> No
     assert agreeing.text == "Children do not need to consent to a referral. [1]" and not agreeing.removed
 
 
+def test_a_sentence_quoted_word_for_word_is_not_read_against_a_negated_neighbour() -> None:
+    # the checker's sentences can differ from the answer's (a heading blanked out, a note number
+    # glued to a stop): the best-matching passage span then holds another clause's "not"
+    passage = ("Recovery and support\nVictims receive safe accommodation and legal advice during the recovery "
+               "period; they are not required to cooperate with the police")
+    quoted = check_citations("Victims receive safe accommodation and legal advice during the recovery period [1].",
+                             [hit(passage, 1)])
+    assert quoted.citations and not quoted.removed
+    # a claim cut from inside a negated sentence is no quote: the passage says the opposite
+    inside = check_citations("Children need to consent to a referral [1].",
+                             [hit("It is not true that children need to consent to a referral.", 1)])
+    assert inside.text == "" and "opposite" in inside.removed[0].reason
+
+
 def test_ranges_of_citations_are_each_checked(hits: list[Hit]) -> None:
     checked = check_citations("Victims receive safe accommodation and legal advice [1-2].", hits)
     assert checked.text == "Victims receive safe accommodation and legal advice. [1]"

@@ -267,3 +267,23 @@ def test_embedding_batches_group_texts_of_like_length_and_lose_none() -> None:
     assert len(batches) > 1  # one batch would have padded the one-word texts to 120 tokens
     whole = list(padded_batches(tokenizer, texts, batch_size=32, max_padding=None))
     assert len(whole) == 1  # a GPU is fed one batch
+
+
+def test_an_answer_whose_every_sentence_fails_its_check_abstains_instead_of_showing_nothing(
+        hash_settings: Settings, monkeypatch) -> None:
+    """When the citation checker drops every sentence of the extractive draft, the reader gets the
+    abstention and why, with the nearest passages, not an empty answer presented as one."""
+    from assistant.answer import Draft
+
+    with Lantern.open(settings=hash_settings) as lantern:
+        real = lantern.extractive_draft
+
+        def contradicting(question, hits, query_vector=None):
+            draft, around = real(question, hits, query_vector)
+            return Draft("Traffickers are never prosecuted in any country of the world [1].", []), around
+
+        monkeypatch.setattr(lantern, "extractive_draft", contradicting)
+        answer = lantern.ask("What should a first night placement for a victim offer?")
+        assert answer.abstained and answer.text.strip()
+        assert answer.abstain_reason and "source" in answer.abstain_reason
+        assert answer.removed_citations and answer.retrieved

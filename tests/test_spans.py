@@ -228,3 +228,11 @@ def test_a_heading_under_a_sentence_that_ends_in_a_footnote_number_is_a_heading(
 ])
 def test_a_short_line_that_never_closes_is_a_fragment_not_a_statement(text: str, fragment: bool) -> None:
     assert is_fragment(text) is fragment
+
+
+def test_markdown_emphasis_is_shown_as_read_and_a_footnote_asterisk_stays() -> None:
+    # treaty texts in Markdown: "(*c*)", "*inter alia*"; a chart title's footnote mark is not emphasis
+    assert clean("determining, *inter alia*, (*a*) that such labour") == "determining, inter alia, (a) that such labour"
+    assert clean("**Article 2** The term") == "Article 2 The term"
+    assert clean("top 25 countries globally, 2014–2022*") == "top 25 countries globally, 2014–2022*"
+    assert clean("Victim’s loss = (Wtr-v * Htr) – (Wtr * Htr)") == "Victim’s loss = (Wtr-v * Htr) – (Wtr * Htr)"

@@ -67,6 +67,18 @@ def test_a_footnote_under_a_table_is_its_own_sentence_without_its_mark() -> None
     assert not any(s.startswith(("‡", "*")) for s in spans)
 
 
+def test_a_note_number_glued_to_the_full_stop_ends_the_sentence() -> None:
+    # UNODC's reports print "areas.89 Sexual exploitation…": the whole page had been one sentence
+    text = ("typically taking place in the surrounding areas.89 Sexual exploitation can be\ndriven by a large "
+            "male labour force.90 According to one study, 13 to 30 per cent are victims.91\nVictims are "
+            "recruited. Version 2.1 The end. In 2015.12 Member States joined.")
+    assert [s.text for s in sentence_spans(text)] == [
+        "typically taking place in the surrounding areas.", "Sexual exploitation can be\ndriven by a large male labour force.",
+        "According to one study, 13 to 30 per cent are victims.", "Victims are recruited.", "Version 2.1 The end.",
+        "In 2015.12 Member States joined.",
+    ]
+
+
 def test_claims_keep_their_markers_and_streaming_stops_at_a_finished_claim() -> None:
     assert claims("Victims get 45 days [1]. Children need no consent [2][3]. Unsourced.") == [
         "Victims get 45 days [1].", "Children need no consent [2][3].", "Unsourced.",
