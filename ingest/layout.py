@@ -122,6 +122,8 @@ def is_heading(line: str, before: str | None, after: str | None) -> bool:
         return False
     if after is not None and after.strip()[:1].islower():
         return False
+    if len(tokens) <= MAX_CAPS_HEADING_WORDS and _CAPS_WORDS.fullmatch(t):
+        return True  # "CHILDREN" under the last item of a list: words in capitals continue no sentence
     if before is not None and before.strip() and not _ends_sentence(before):
         return is_heading(before, None, t)  # a heading over two lines
     return True
@@ -203,6 +205,8 @@ MAX_CARRY_PAGES = 2  # a heading line's section names at most this many followin
 # outline's sections carry on to the next bookmark, however far
 MAX_CHAPTER = 30  # a line opening with a larger bare number is a footnote or a list entry, not a chapter
 MAX_HEADING_WORDS = 12  # a longer line is a sentence, even when it stands alone on its line
+MAX_CAPS_HEADING_WORDS = 6  # a line in capitals this short is a heading wherever it stands
+_CAPS_WORDS = re.compile(r"[A-Z]{3}[A-Z’'&\- ]*")  # words in capitals only: no digit, code or file name
 MAX_HEADING_LINES = 3  # a longer run of heading-like lines is a table, a list of names or contents
 # bookmarks that name no section: a stray anchor ("_GoBack"), a file name, or a table or figure
 # (caption bookmarks, "13 - Misuse of identity", and the "Figures" / "Tables" entries over them)

@@ -236,3 +236,17 @@ def test_markdown_emphasis_is_shown_as_read_and_a_footnote_asterisk_stays() -> N
     assert clean("**Article 2** The term") == "Article 2 The term"
     assert clean("top 25 countries globally, 2014–2022*") == "top 25 countries globally, 2014–2022*"
     assert clean("Victim’s loss = (Wtr-v * Htr) – (Wtr * Htr)") == "Victim’s loss = (Wtr-v * Htr) – (Wtr * Htr)"
+
+
+def test_a_heading_in_capitals_under_a_list_is_not_the_last_items_second_line() -> None:
+    # UNODC's indicators leaflet: "CHILDREN" and its lead-in had been read as the rest of the item above
+    text = ("Adults who have been trafficked may:\n• Be in a situation of dependence\n• Have acted on the basis of "
+            "false promises\nCHILDREN\nChildren who have been trafficked may:\n• Have no access to their parents\n"
+            "• Look intimidated\nISSN 1020-9212\nSee the ILO's list.")
+    labels = labels_of(text)
+    assert labels["• Have acted on the basis of false promises"] == "item"
+    assert labels["CHILDREN"] == "heading"
+    assert labels["Children who have been trafficked may:"] == "text"
+    assert labels.get("ISSN 1020-9212") != "heading"  # capitals with digits: a code, not a heading
+    lists = [u for u in units(text) if u.kind == "list"]
+    assert lists[-1].parts[0] == "Children who have been trafficked may:" and lists[-1].context == "CHILDREN"
