@@ -11,6 +11,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from assistant.spans import clean
 from core.settings import Settings
 
 pytestmark = pytest.mark.integration  # the MCP server as a subprocess and over HTTP
@@ -58,7 +59,7 @@ def test_stdio_tools_list_and_answer_with_citations(sample_store: Settings) -> N
     ask = out["ask"]
     assert "[1]" in ask["answer"] and not ask["abstained"]
     citation = ask["citations"][0]
-    assert citation["source"] == "victim-support.md" and citation["quote"] in ask["answer"]
+    assert citation["source"] == "victim-support.md" and clean(citation["quote"]) in ask["answer"]  # shown as read
     assert citation["quote"] in out["passage"]["text"] and out["passage"]["source"] == "victim-support.md"
     assert len(out["search"]["retrieved"]) == 2
     assert len(out["docs"]["documents"]) == 6
