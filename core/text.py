@@ -69,7 +69,7 @@ _SENTENCE_END = re.compile(
     r"|(?<!\s)\s+(?=•)"  # an inline bullet
     r"|(?<=[^\W\d_][.!?])\d{1,3}[ \t]*\n?[ \t]*(?=[A-Z])"  # a note number set after the stop ("areas.89 Sexual")
 )
-# (?<!\s): these are tried only where a run of whitespace begins. Tried inside one (spans.units
+# (?<!\s): these two are tried only where a run of whitespace begins. Tried inside one (spans.units
 # blanks headings out with spaces), each failed attempt rescanned the rest of the run, quadratic in
 # its length; matches are unchanged, since one from inside a run also matches from its start.
 _ABBREVIATION = re.compile(
