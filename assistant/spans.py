@@ -56,8 +56,9 @@ class Unit:
 
 # Markdown emphasis around words ("(*c*)", "*inter alia*", "**Article 2**"): a treaty text's
 # letters and Latin, shown as the reader sees them rendered. An asterisk that opens or closes nothing
-# (a footnote mark, "2022*") stays.
-_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*\n]*?[^\s*])\1(?![a-z\d*])")
+# (a footnote mark, "2022*") stays, and so does a run-in heading's ("**Referral.** The form…"): without
+# it the checker would read "Referral." as a sentence of its own.
+_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*\n]*?[^\s*.:!?])\1(?![a-z\d*])")
 
 
 def clean(text: str) -> str:

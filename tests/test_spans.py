@@ -234,6 +234,8 @@ def test_markdown_emphasis_is_shown_as_read_and_a_footnote_asterisk_stays() -> N
     # treaty texts in Markdown: "(*c*)", "*inter alia*"; a chart title's footnote mark is not emphasis
     assert clean("determining, *inter alia*, (*a*) that such labour") == "determining, inter alia, (a) that such labour"
     assert clean("**Article 2** The term") == "Article 2 The term"
+    # a run-in heading keeps its marks: bare, "Referral." would be checked as a sentence of its own
+    assert clean("**Referral.** The form is sent within **5 working days**.") == "**Referral.** The form is sent within 5 working days."
     assert clean("top 25 countries globally, 2014–2022*") == "top 25 countries globally, 2014–2022*"
     assert clean("Victim’s loss = (Wtr-v * Htr) – (Wtr * Htr)") == "Victim’s loss = (Wtr-v * Htr) – (Wtr * Htr)"
 
