@@ -15,16 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from core.text import (
-    MARKER,
-    Span,
-    cited_numbers,
-    claims,
-    content_words,
-    negated,
-    numbers,
-    sentence_spans,
-)
+from core.text import MARKER, Span, cited_numbers, claims, content_words, negated, numbers, sentence_spans
 from core.types import Citation, Hit, RemovedCitation
 
 

@@ -308,13 +308,16 @@ def padded_batches(tokenizer, texts: Sequence[str], batch_size: int, parallel: b
     lengths = [len(e.ids) for e in encodings]
     order = sorted(range(len(texts)), key=lengths.__getitem__)
     batches: list[list[int]] = []
+    real = 0  # tokens of the last batch, unpadded
     for i in order:  # ascending: the row being added is the batch's longest
-        batch = batches[-1] if batches else []
-        real, padded = sum(lengths[j] for j in batch) + lengths[i], (len(batch) + 1) * lengths[i]
-        if not batch or len(batch) >= batch_size or (max_padding is not None and padded > max_padding * real):
-            batches.append([i])
+        fits = bool(batches) and len(batches[-1]) < batch_size and (
+            max_padding is None or (len(batches[-1]) + 1) * lengths[i] <= max_padding * (real + lengths[i]))
+        if fits:
+            batches[-1].append(i)
+            real += lengths[i]
         else:
-            batch.append(i)
+            batches.append([i])
+            real = lengths[i]
     for idx in batches:
         width = max(lengths[i] for i in idx)
         ids = np.zeros((len(idx), width), dtype=np.int64)
